@@ -1,0 +1,53 @@
+"""Shared by the benchmarks: where the shared data is, a fresh database, percentiles, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from yilian.config import Settings
+from yilian.gate.repository import Gate
+from yilian.store import schema
+from yilian.store.engine import make_engine
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("YILIAN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+SYNTHEA = SHARED / "synthea-r4" / "set-a-100-patients.tar.gz"
+
+
+def require(path: Path) -> None:
+    if not path.exists():
+        print(json.dumps({"skipped": f"{path} is absent (the shared reference data)"}))
+        sys.exit(0)
+
+
+def fresh_gate(database_url: str | None = None) -> Gate:
+    """A migrated, empty database: a new SQLite file unless a URL is given."""
+    if database_url is None:
+        folder = Path(tempfile.mkdtemp(prefix="yilian-bench-"))
+        database_url = f"sqlite:///{folder / 'bench.db'}"
+    settings = Settings(database_url=database_url, _env_file=None)
+    engine = make_engine(settings)
+    schema.upgrade(engine)
+    return Gate(engine, settings)
+
+
+def percentiles(samples_ms: list[float]) -> dict:
+    ordered = sorted(samples_ms)
+    q = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50_ms": round(q[49], 3), "p95_ms": round(q[94], 3), "max_ms": round(ordered[-1], 3),
+            "n": len(ordered)}
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def emit(result: dict) -> None:
+    print(json.dumps(result, ensure_ascii=False))
+    sys.stdout.flush()

@@ -1,0 +1,133 @@
+"""FHIR search through the router: parameter kinds, modifiers, prefixes, includes, sorting, paging."""
+
+from __future__ import annotations
+
+import pytest
+
+from yilian.fhir.outcomes import FhirError
+
+LOINC = "http://loinc.org"
+
+
+def ids(response) -> list[str]:
+    return [e["resource"]["id"] for e in response.resource()["entry"] if e["search"]["mode"] == "match"]
+
+
+@pytest.fixture
+def people(fhir):
+    def make(family, given, birth, gender, city, phone, mrn):
+        return fhir.post("Patient", {
+            "resourceType": "Patient",
+            "identifier": [{"system": "urn:mrn", "value": mrn}],
+            "name": [{"family": family, "given": [given]}],
+            "gender": gender, "birthDate": birth,
+            "telecom": [{"system": "phone", "value": phone}],
+            "address": [{"city": city}],
+        }).resource()["id"]
+
+    return {
+        "zhang": make("张", "伟", "1958-02-01", "male", "杭州市", "13800000001", "M1"),
+        "li": make("李", "娜", "1975-07-20", "female", "宁波市", "13800000002", "M2"),
+        "muller": make("Müller", "Anna", "1990-12-31", "female", "Hangzhou", "13800000003", "M3"),
+    }
+
+
+def observation(patient_id, code, value, unit, when, encounter=None):
+    obs = {
+        "resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": code}], "text": "血糖 glucose"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+    }
+    if encounter:
+        obs["encounter"] = {"reference": f"Encounter/{encounter}"}
+    return obs
+
+
+def test_string_search_is_prefix_and_accent_insensitive(fhir, people):
+    assert ids(fhir.get("Patient?family=张")) == [people["zhang"]]
+    assert ids(fhir.get("Patient?name=mull")) == [people["muller"]]
+    assert ids(fhir.get("Patient?family:exact=müller")) == [people["muller"]]
+    assert ids(fhir.get("Patient?name:contains=ll")) == [people["muller"]]
+    assert ids(fhir.get("Patient?address-city=杭州")) == [people["zhang"]]
+
+
+def test_token_date_and_or_and(fhir, people):
+    assert ids(fhir.get("Patient?identifier=urn:mrn|M2")) == [people["li"]]
+    assert ids(fhir.get("Patient?identifier=M2")) == [people["li"]]
+    assert sorted(ids(fhir.get("Patient?identifier=M1,M2"))) == sorted([people["zhang"], people["li"]])
+    assert ids(fhir.get("Patient?gender=female&birthdate=lt1980")) == [people["li"]]
+    assert ids(fhir.get("Patient?birthdate=1958")) == [people["zhang"]]
+    assert ids(fhir.get("Patient?birthdate=ge1990-12-31")) == [people["muller"]]
+    assert sorted(ids(fhir.get("Patient?gender:not=male"))) == sorted([people["li"], people["muller"]])
+    assert ids(fhir.get("Patient?phone=13800000003")) == [people["muller"]]
+
+
+def test_reference_quantity_and_sort(fhir, people):
+    p = people["zhang"]
+    fhir.post("Observation", observation(p, "1558-6", 6.1, "mmol/L", "2024-03-01T08:00:00+08:00"))
+    fhir.post("Observation", observation(p, "1558-6", 17.2, "mmol/L", "2024-05-01T08:00:00+08:00"))
+    fhir.post("Observation", observation(people["li"], "1558-6", 5.0, "mmol/L", "2024-04-01"))
+    found = fhir.get(f"Observation?patient={p}&code={LOINC}|1558-6&_sort=-date")
+    values = [e["resource"]["valueQuantity"]["value"] for e in found.resource()["entry"]]
+    assert values == [17.2, 6.1]
+    high = fhir.get("Observation?value-quantity=ge16.7|http://unitsofmeasure.org|mmol/L")
+    assert [e["resource"]["valueQuantity"]["value"] for e in high.resource()["entry"]] == [17.2]
+    assert fhir.get(f"Observation?subject=Patient/{p}").resource()["total"] == 2
+    assert fhir.get(f"Observation?subject:Patient={p}").resource()["total"] == 2
+    assert fhir.get("Observation?date=2024-03-01").resource()["total"] == 1
+    assert fhir.get("Observation?code:text=血糖").resource()["total"] == 3
+
+
+def test_chained_search(fhir, people):
+    fhir.post("Observation", observation(people["li"], "1558-6", 5.0, "mmol/L", "2024-04-01"))
+    found = fhir.get("Observation?subject:Patient.name=李")
+    assert found.resource()["total"] == 1
+
+
+def test_include_and_revinclude(fhir, people):
+    p = people["zhang"]
+    obs = fhir.post("Observation", observation(p, "1558-6", 6.1, "mmol/L", "2024-03-01")).resource()
+    with_patient = fhir.get("Observation?code=1558-6&_include=Observation:patient").resource()
+    modes = {(e["resource"]["resourceType"], e["search"]["mode"]) for e in with_patient["entry"]}
+    assert modes == {("Observation", "match"), ("Patient", "include")}
+    with_obs = fhir.get(f"Patient?_id={p}&_revinclude=Observation:subject").resource()
+    assert {e["resource"]["id"] for e in with_obs["entry"]} == {p, obs["id"]}
+    assert with_obs["total"] == 1  # includes are not counted
+
+
+def test_paging_links_and_summary_count(fhir):
+    for i in range(7):
+        fhir.post("Patient", {"resourceType": "Patient", "name": [{"family": f"王{i}"}]})
+    first = fhir.get("Patient?_count=3&_sort=family").resource()
+    assert first["total"] == 7
+    assert [e["resource"]["name"][0]["family"] for e in first["entry"]] == ["王0", "王1", "王2"]
+    nxt = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    second = fhir.get(nxt.split("/fhir/", 1)[1]).resource()
+    assert [e["resource"]["name"][0]["family"] for e in second["entry"]] == ["王3", "王4", "王5"]
+    last = fhir.get("Patient?_count=3&_offset=6&_sort=family").resource()
+    assert not any(link["relation"] == "next" for link in last["link"])
+    counted = fhir.get("Patient?_summary=count").resource()
+    assert counted == {"resourceType": "Bundle", "type": "searchset", "total": 7}
+
+
+def test_last_updated_and_missing(fhir, people):
+    assert fhir.get("Patient?_lastUpdated=gt2000-01-01").resource()["total"] == 3
+    assert fhir.get("Patient?_lastUpdated=lt2000-01-01").resource()["total"] == 0
+    fhir.post("Patient", {"resourceType": "Patient", "name": [{"family": "无生日"}]})
+    assert fhir.get("Patient?birthdate:missing=true").resource()["total"] == 1
+
+
+@pytest.mark.parametrize("query, fragment", [
+    ("Patient?patinet=1", "Unknown search parameter 'patinet'"),
+    ("Patient?birthdate=yesterday", "not a valid date"),
+    ("Patient?_count=-1", "must not be negative"),
+    ("Patient?_sort=colour", "unknown parameter"),
+    ("Observation?_include=Observation:code", "not a reference parameter"),
+])
+def test_bad_searches_are_400_with_a_reason(fhir, query, fragment):
+    with pytest.raises(FhirError) as err:
+        fhir.get(query)
+    assert err.value.status == 400
+    assert fragment in str(err.value)

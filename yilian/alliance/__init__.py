@@ -1,0 +1,1 @@
+"""The alliance: its member organisations, their kinds and the alliance model."""

@@ -1,0 +1,23 @@
+"""create_app(settings) -> the FastAPI application: the FHIR API, the web pages and their static files."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from yilian.config import Settings
+from yilian.fhir import api as fhir_api
+from yilian.gate.repository import Gate
+from yilian.store.engine import make_engine
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title="Yilian 医联", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.state.settings = settings
+    app.state.gate = Gate(make_engine(settings), settings)
+    app.include_router(fhir_api.router)
+    fhir_api.install_error_handlers(app)
+    from yilian.web import pages
+
+    pages.install(app)
+    return app

@@ -1,0 +1,1 @@
+"""The `yilian` command line (Typer + Rich): one module per command group."""

@@ -1,0 +1,98 @@
+"""The FHIR router: one entry point, `handle`, for every FHIR interaction from every transport.
+
+The HTTP API, the CLI, ingest and workflows all build a FhirRequest and call `handle`, so behaviour and
+errors are the same everywhere. Reads run in a read transaction, everything else in one write
+transaction, so a failed request leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+from yilian.fhir import interactions, transaction
+from yilian.fhir.capability import capability_statement
+from yilian.fhir.messages import FhirRequest, FhirResponse
+from yilian.fhir.operations import everything
+from yilian.fhir.outcomes import FhirError, bad_request, not_allowed, not_supported
+from yilian.fhir.validation import is_known_resource_type
+from yilian.gate.caller import Caller
+from yilian.gate.repository import Gate, GatedRepository
+
+READ_METHODS = ("GET", "HEAD")
+
+
+def handle(gate: Gate, caller: Caller, request: FhirRequest) -> FhirResponse:
+    """Run one FHIR interaction for `caller`. Raises FhirError for anything a client should see."""
+    request.method = request.method.upper()
+    parts = request.parts()
+    if parts == ["metadata"] and request.method in READ_METHODS:
+        return FhirResponse(200, capability_statement(gate.settings))
+    if parts and not parts[0].startswith(("$", "_")) and not is_known_resource_type(parts[0]):
+        raise bad_request(f"'{parts[0]}' is not a FHIR R4 resource type")
+    is_search_post = len(parts) == 2 and parts[1] == "_search" and request.method == "POST"
+    opening = gate.reading if request.method in READ_METHODS or is_search_post else gate.writing
+    with opening(caller) as repo:
+        return dispatch(repo, request)
+
+
+def dispatch(repo: GatedRepository, req: FhirRequest) -> FhirResponse:
+    """Route one interaction inside an open transaction (also used for Bundle entries)."""
+    parts = req.parts()
+    m, n = req.method.upper(), len(parts)
+    if n == 0:
+        if m == "POST":
+            return transaction.process(repo, req)
+        if m == "GET" and req.query:
+            raise not_supported("Searching across all resource types is not supported; name a type")
+    elif n == 1:
+        if parts[0] == "_history" and m == "GET":
+            return interactions.history(repo, req, None, None)
+        return _type_level(repo, req, parts[0])
+    elif n == 2:
+        if parts[1] == "_history" and m == "GET":
+            return interactions.history(repo, req, parts[0], None)
+        if parts[1] == "_search" and m == "POST":
+            return interactions.search(repo, req, parts[0])
+        if parts[1].startswith("$"):
+            return _operation(repo, req, parts[0], None, parts[1])
+        return _instance_level(repo, req, parts[0], parts[1])
+    elif n == 3 and parts[2] == "_history" and m == "GET":
+        return interactions.history(repo, req, parts[0], parts[1])
+    elif n == 3 and parts[2].startswith("$"):
+        return _operation(repo, req, parts[0], parts[1], parts[2])
+    elif n == 4 and parts[2] == "_history" and m == "GET":
+        return interactions.vread(repo, req, parts[0], parts[1], parts[3])
+    raise not_allowed(f"{m} /{req.path} is not a FHIR interaction this server supports")
+
+
+def _type_level(repo: GatedRepository, req: FhirRequest, rtype: str) -> FhirResponse:
+    handlers = {
+        "GET": interactions.search,
+        "POST": interactions.create,
+        "PUT": interactions.conditional_update,
+        "DELETE": interactions.conditional_delete,
+    }
+    if req.method not in handlers:
+        raise not_allowed(f"{req.method} is not allowed on /{rtype}")
+    return handlers[req.method](repo, req, rtype)
+
+
+def _instance_level(repo: GatedRepository, req: FhirRequest, rtype: str, rid_id: str) -> FhirResponse:
+    handlers = {"GET": interactions.read, "PUT": interactions.update, "DELETE": interactions.delete}
+    if req.method not in handlers:
+        raise not_allowed(f"{req.method} is not allowed on /{rtype}/{rid_id}")
+    return handlers[req.method](repo, req, rtype, rid_id)
+
+
+def _operation(
+    repo: GatedRepository, req: FhirRequest, rtype: str, rid_id: str | None, name: str
+) -> FhirResponse:
+    if rtype == "Patient" and name == "$everything" and rid_id and req.method in ("GET", "POST"):
+        return everything.run(repo, req, rid_id)
+    raise not_supported(f"Operation {name} is not supported on {rtype}{' instances' if rid_id else ''}")
+
+
+def safe_handle(gate: Gate, caller: Caller, request: FhirRequest) -> FhirResponse:
+    """`handle`, with FhirErrors turned into OperationOutcome responses (for transports that want that)."""
+    try:
+        return handle(gate, caller, request)
+    except FhirError as err:
+        return FhirResponse(err.status, err.outcome())

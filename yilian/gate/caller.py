@@ -1,0 +1,44 @@
+"""Who is asking: a user of a member organisation, with roles and a purpose of use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# HL7 v3 PurposeOfUse codes the alliance recognises (DOMAIN.md §3).
+PURPOSES = ("TREAT", "ETREAT", "HPAYMT", "HOPERAT", "PUBHLTH", "HRESCH", "PATRQT")
+
+# Roles (the governance issue gives each its consent and level rules).
+ROLES = (
+    "admin",  # alliance administrator
+    "clinician",
+    "nurse",
+    "family-doctor",
+    "pharmacist",
+    "member-system",  # a member's HIS/LIS/PACS feeding and reading its own data
+    "member-it",
+    "researcher",
+    "public-health",
+    "auditor",
+    "patient",
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    name: str
+    organization: str | None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    purpose: str = "TREAT"
+    patient_id: str | None = None  # for the patient role: whose record is theirs
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+    def with_purpose(self, purpose: str) -> Caller:
+        return Caller(self.user_id, self.name, self.organization, self.roles, purpose, self.patient_id)
+
+
+def operator() -> Caller:
+    """The local operator running the CLI on the server itself (load, demo, db upgrade)."""
+    return Caller("operator", "本机运维 Local operator", None, frozenset({"admin"}), "HOPERAT")

@@ -1,0 +1,166 @@
+"""GatedRepository: the store as one caller may see and change it.
+
+Every method applies the caller's read scope inside its SQL (no fetch-then-filter) and checks writes before
+they happen. One GatedRepository wraps one database transaction: `Gate.reading()` or `Gate.writing()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, false
+
+from yilian.config import Settings
+from yilian.fhir.outcomes import multiple_matches
+from yilian.gate import policy
+from yilian.gate.caller import Caller
+from yilian.store import dialect, repository
+from yilian.store.repository import Stored
+from yilian.store.rows import member_of
+from yilian.store.search.keys import param_key
+from yilian.store.search.params import search_params
+from yilian.store.search.parse import SearchQuery, parse_query
+from yilian.store.search.sort import sort_order
+from yilian.store.search.sql import query_conditions
+from yilian.store.tables import resources
+
+R = resources.c
+
+
+@dataclass
+class SearchResult:
+    matches: list[Stored]
+    included: list[Stored] = field(default_factory=list)
+    total: int | None = None
+
+
+class Gate:
+    """Hands out GatedRepositories bound to a transaction."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    @contextmanager
+    def reading(self, caller: Caller) -> Iterator[GatedRepository]:
+        with self.engine.connect() as conn, conn.begin():
+            yield GatedRepository(conn, caller, self.settings)
+
+    @contextmanager
+    def writing(self, caller: Caller) -> Iterator[GatedRepository]:
+        with self.engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
+            yield GatedRepository(conn, caller, self.settings)
+
+
+class GatedRepository:
+    def __init__(self, conn: Connection, caller: Caller, settings: Settings) -> None:
+        self.conn = conn
+        self.caller = caller
+        self.settings = settings
+        self.scope = policy.read_scope(caller)
+
+    # ---- reads
+
+    def read(self, rtype: str, rid_id: str) -> Stored:
+        return repository.read(self.conn, rtype, rid_id, self.scope)
+
+    def vread(self, rtype: str, rid_id: str, version: int) -> Stored:
+        return repository.vread(self.conn, rtype, rid_id, version, self.scope)
+
+    def history(self, **kwargs) -> list[Stored]:  # noqa: ANN003 - see repository.history
+        return repository.history(self.conn, self.scope, **kwargs)
+
+    def parse(self, rtype: str, pairs: list[tuple[str, str]]) -> SearchQuery:
+        s = self.settings
+        return parse_query(rtype, pairs, default_count=s.default_page_size, max_count=s.max_page_size)
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        conds = query_conditions(query, self.scope)
+        if query.summary == "count":
+            return SearchResult([], total=repository.count(self.conn, conds))
+        order = sort_order(query)
+        matches = repository.fetch(self.conn, conds, order=order, limit=query.count, offset=query.offset)
+        total = None
+        if query.offset == 0 and len(matches) < query.count:
+            total = len(matches)
+        elif query.total != "none":
+            total = repository.count(self.conn, conds)
+        return SearchResult(matches, self._includes(query, matches), total)
+
+    def _includes(self, query: SearchQuery, matches: list[Stored]) -> list[Stored]:
+        if not matches or not (query.includes or query.revincludes):
+            return []
+        seen = {m.rid for m in matches}
+        found: list[Stored] = []
+        for inc in query.includes:
+            params = None if inc.param == "*" else [param_key(inc.source_type, inc.param)]
+            rids = [m.rid for m in matches if inc.source_type in ("*", m.type)]
+            found += repository.referenced_by(self.conn, rids, params, inc.target_type, self.scope)
+        for inc in query.revincludes:
+            params = None if inc.param == "*" else [param_key(inc.source_type, inc.param)]
+            found += repository.referencing(self.conn, matches, inc.source_type, params, self.scope)
+        unique = []
+        for s in found:
+            if s.rid not in seen:
+                seen.add(s.rid)
+                unique.append(s)
+        return unique
+
+    def find(self, rtype: str, pairs: list[tuple[str, str]]) -> list[Stored]:
+        """Up to two matches of a conditional operation's criteria, within the caller's scope."""
+        query = self.parse(rtype, pairs)
+        return repository.fetch(self.conn, query_conditions(query, self.scope), limit=2)
+
+    def find_one(self, rtype: str, pairs: list[tuple[str, str]], what: str) -> Stored | None:
+        hits = self.find(rtype, pairs)
+        if len(hits) > 1:
+            raise multiple_matches(what)
+        return hits[0] if hits else None
+
+    def everything(self, patient_id: str, **kwargs) -> list[Stored]:  # noqa: ANN003
+        self.read("Patient", patient_id)  # 404 / 410 unless the caller may see the patient
+        return repository.everything(self.conn, patient_id, self.scope, **kwargs)
+
+    def count(self, rtype: str) -> int:
+        return repository.count(self.conn, [R.type == rtype, R.deleted == false(), self.scope])
+
+    # ---- writes
+
+    def create_many(self, items: Sequence[tuple[dict, str | None]]) -> list[Stored]:
+        """Create resources (resource, id or None); each gets its source member from the caller."""
+        batch = []
+        for resource, rid_id in items:
+            policy.check_write(self.caller, resource["resourceType"], None)
+            batch.append((resource, rid_id, policy.member_for_write(self.caller, member_of(resource))))
+        return repository.insert_new(self.conn, batch)
+
+    def create(self, resource: dict) -> Stored:
+        return self.create_many([(resource, None)])[0]
+
+    def update(self, resource: dict, if_match: str | None = None) -> tuple[Stored, bool]:
+        rtype = resource["resourceType"]
+        existing = repository.current(self.conn, rtype, resource["id"], lock=True)
+        visible = existing is None or self._visible(existing)
+        if existing is not None and not visible:
+            # Someone else's resource the caller cannot even see: do not reveal it exists.
+            policy.check_write(self.caller, rtype, existing.member or "another member")
+        policy.check_write(self.caller, rtype, existing.member if existing else None)
+        member = policy.member_for_write(self.caller, member_of(resource))
+        return repository.write_version(self.conn, existing, resource, member=member, if_match=if_match)
+
+    def delete(self, rtype: str, rid_id: str) -> Stored | None:
+        existing = repository.current(self.conn, rtype, rid_id, lock=True)
+        if existing is None or not self._visible(existing):
+            return None
+        policy.check_write(self.caller, rtype, existing.member)
+        return repository.delete_version(self.conn, existing)
+
+    def _visible(self, stored: Stored) -> bool:
+        return bool(
+            repository.fetch(self.conn, [R.rid == stored.rid, self.scope], limit=1)
+        )
+
+    def search_param_names(self, rtype: str) -> list[str]:
+        return sorted(search_params(rtype))

@@ -1,0 +1,320 @@
+"""The record store's operations on one connection: write versions, read them back, search, history.
+
+Every read takes a `scope`, the SQL condition the gate compiled for the caller, and applies it inside the
+query: rows outside it are never fetched, so paging, counts and includes cannot leak them.
+Nothing here checks permissions or validates resources: that is the gate's and the router's work.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import ColumnElement, Connection, and_, delete, false, func, literal, select, union_all, update
+
+from yilian.fhir.outcomes import conflict, gone, not_found, precondition_failed
+from yilian.store import dialect
+from yilian.store.rows import RESOURCE_COLUMNS, Prepared, prepare
+from yilian.store.tables import INDEX_TABLES, compartment, idx_reference, resource_history, resources
+
+R = resources.c
+H = resource_history.c
+COLUMNS = (R.rid, R.type, R.id, R.version, R.last_updated, R.deleted, R.member, R.content)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One version of a resource as stored."""
+
+    rid: int
+    type: str
+    id: str
+    version: int
+    last_updated: float
+    deleted: bool
+    member: str | None
+    content: bytes
+    method: str = ""
+
+    def resource(self) -> dict:
+        return orjson.loads(self.content)
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+    @property
+    def reference(self) -> str:
+        return f"{self.type}/{self.id}"
+
+
+def _stored(row, method: str = "") -> Stored:  # noqa: ANN001 - a Row
+    return Stored(*row[:8], method=method or _method(row[3], row[5]))
+
+
+def _method(version: int, deleted: bool) -> str:
+    return "DELETE" if deleted else ("POST" if version == 1 else "PUT")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# ---------------------------------------------------------------------------------------------- writes
+
+
+def insert_new(conn: Connection, items: Sequence[tuple[dict, str | None, str | None]]) -> list[Stored]:
+    """Store brand-new resources (version 1) in one batch; items are (resource, id or None, member)."""
+    if not items:
+        return []
+    now = time.time()
+    rids = dialect.allocate_rids(conn, len(items))
+    prepared = [
+        prepare(res, rid=rid, rid_id=rid_id or new_id(), version=1, now=now, member=member)
+        for rid, (res, rid_id, member) in zip(rids, items, strict=True)
+    ]
+    _insert_prepared(conn, prepared)
+    return [_from_prepared(p) for p in prepared]
+
+
+def _insert_prepared(conn: Connection, prepared: list[Prepared]) -> None:
+    dialect.insert_many(conn, "resources", RESOURCE_COLUMNS, [p.resource_row() for p in prepared])
+    _insert_indexes(conn, prepared)
+
+
+def _insert_indexes(conn: Connection, prepared: Iterable[Prepared]) -> None:
+    batches: dict[str, list[tuple]] = {name: [] for name in INDEX_TABLES}
+    members: list[tuple] = []
+    for p in prepared:
+        for name, rows in p.index.items():
+            batches[name].extend(rows)
+        members.extend((pid, p.rid) for pid in p.patients)
+    for name, rows in batches.items():
+        table = INDEX_TABLES[name]
+        dialect.insert_many(conn, table.name, [c.name for c in table.columns], rows)
+    dialect.insert_many(conn, "compartment", ("patient_id", "rid"), members)
+
+
+def _from_prepared(p: Prepared) -> Stored:
+    return Stored(p.rid, p.type, p.id, p.version, p.last_updated, False, p.member, p.content)
+
+
+def current(conn: Connection, rtype: str, rid_id: str, *, lock: bool = False) -> Stored | None:
+    """The current row of Type/id, deleted or not, ignoring scope (for writes, which the gate checks)."""
+    stmt = select(*COLUMNS).where(R.type == rtype, R.id == rid_id)
+    if lock and not dialect.is_sqlite(conn):
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    return _stored(row) if row else None
+
+
+def write_version(
+    conn: Connection, existing: Stored | None, resource: dict, *, member: str | None, if_match: str | None = None
+) -> tuple[Stored, bool]:
+    """Store `resource` as the next version of `existing` (or create it with its own id).
+
+    Returns (stored, created). An update that changes nothing but meta keeps the current version.
+    """
+    rtype, rid_id = resource["resourceType"], resource["id"]
+    if existing is None:
+        if if_match:
+            raise precondition_failed(f"{rtype}/{rid_id} does not exist, so If-Match cannot hold")
+        return insert_new(conn, [(resource, rid_id, member)])[0], True
+    _check_version(existing, if_match)
+    if not existing.deleted and _same_content(existing.resource(), resource):
+        return existing, False
+    now = max(time.time(), existing.last_updated + 1e-3)
+    p = prepare(resource, rid=existing.rid, rid_id=rid_id, version=existing.version + 1, now=now,
+                member=member or existing.member)
+    _archive(conn, existing)
+    _clear_indexes(conn, existing.rid)
+    conn.execute(
+        update(resources)
+        .where(R.rid == existing.rid)
+        .values(version=p.version, last_updated=now, deleted=False, member=p.member, content=p.content)
+    )
+    _insert_indexes(conn, [p])
+    return _from_prepared(p), existing.deleted
+
+
+def delete_version(conn: Connection, existing: Stored) -> Stored:
+    """Mark a resource deleted as a new version; its indexes go, its history stays."""
+    if existing.deleted:
+        return existing
+    now = max(time.time(), existing.last_updated + 1e-3)
+    version = existing.version + 1
+    stub = orjson.dumps({"resourceType": existing.type, "id": existing.id,
+                         "meta": {"versionId": str(version)}})
+    _archive(conn, existing)
+    _clear_indexes(conn, existing.rid)
+    conn.execute(update(resources).where(R.rid == existing.rid)
+                 .values(version=version, last_updated=now, deleted=True, content=stub))
+    return Stored(existing.rid, existing.type, existing.id, version, now, True, existing.member, stub)
+
+
+def _check_version(existing: Stored, if_match: str | None) -> None:
+    if if_match is None:
+        return
+    wanted = if_match.removeprefix("W/").strip('"')
+    if wanted != str(existing.version):
+        raise conflict(
+            f"{existing.reference} is at version {existing.version}, not {wanted}: "
+            "someone changed it since you read it; read it again and reapply your change"
+        )
+
+
+def _same_content(old: dict, new: dict) -> bool:
+    def strip(res: dict) -> dict:
+        meta = {k: v for k, v in res.get("meta", {}).items() if k not in ("versionId", "lastUpdated")}
+        return {**res, "meta": meta}
+
+    return strip(old) == strip(new)
+
+
+def _archive(conn: Connection, existing: Stored) -> None:
+    conn.execute(
+        resource_history.insert().values(
+            rid=existing.rid, version=existing.version, last_updated=existing.last_updated,
+            deleted=existing.deleted, method=_method(existing.version, existing.deleted),
+            content=existing.content,
+        )
+    )
+
+
+def _clear_indexes(conn: Connection, rid: int) -> None:
+    for table in (*INDEX_TABLES.values(), compartment):
+        conn.execute(delete(table).where(table.c.rid == rid))
+
+
+# ----------------------------------------------------------------------------------------------- reads
+
+
+def read(conn: Connection, rtype: str, rid_id: str, scope: ColumnElement[bool]) -> Stored:
+    row = conn.execute(select(*COLUMNS).where(R.type == rtype, R.id == rid_id, scope)).first()
+    if row is None:
+        raise not_found(f"{rtype}/{rid_id} is not known")
+    stored = _stored(row)
+    if stored.deleted:
+        raise gone(f"{rtype}/{rid_id} was deleted (version {stored.version})")
+    return stored
+
+
+def vread(conn: Connection, rtype: str, rid_id: str, version: int, scope: ColumnElement[bool]) -> Stored:
+    row = conn.execute(select(*COLUMNS).where(R.type == rtype, R.id == rid_id, scope)).first()
+    if row is None:
+        raise not_found(f"{rtype}/{rid_id} is not known")
+    if row.version == version:
+        stored = _stored(row)
+    else:
+        old = conn.execute(
+            select(H.rid, H.version, H.last_updated, H.deleted, H.method, H.content)
+            .where(H.rid == row.rid, H.version == version)
+        ).first()
+        if old is None:
+            raise not_found(f"{rtype}/{rid_id} has no version {version}")
+        stored = Stored(old.rid, rtype, rid_id, old.version, old.last_updated, old.deleted, row.member,
+                        old.content, old.method)
+    if stored.deleted:
+        raise gone(f"{rtype}/{rid_id} version {version} is a deletion")
+    return stored
+
+
+def history(
+    conn: Connection,
+    scope: ColumnElement[bool],
+    *,
+    rtype: str | None = None,
+    rid_id: str | None = None,
+    since: float | None = None,
+    count: int = 100,
+    offset: int = 0,
+) -> list[Stored]:
+    """Versions newest first, for one resource, one type or the whole store."""
+    cur_where = [scope]
+    if rtype:
+        cur_where.append(R.type == rtype)
+    if rid_id:
+        cur_where.append(R.id == rid_id)
+    current_q = select(*COLUMNS, literal("").label("method")).where(*cur_where)
+    old_q = (
+        select(R.rid, R.type, R.id, H.version, H.last_updated, H.deleted, R.member, H.content, H.method)
+        .join_from(resource_history, resources, H.rid == R.rid)
+        .where(*cur_where)
+    )
+    if since is not None:
+        current_q = current_q.where(R.last_updated >= since)
+        old_q = old_q.where(H.last_updated >= since)
+    both = union_all(current_q, old_q).subquery()
+    stmt = select(both).order_by(both.c.last_updated.desc(), both.c.version.desc()).limit(count).offset(offset)
+    return [_stored(row, row.method) for row in conn.execute(stmt)]
+
+
+def fetch(conn: Connection, conditions: Sequence[ColumnElement[bool]], *, order=(), limit=None, offset=0):  # noqa: ANN001, ANN201
+    stmt = select(*COLUMNS).where(*conditions).order_by(*order, R.rid)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return [_stored(row) for row in conn.execute(stmt)]
+
+
+def count(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> int:
+    return int(conn.execute(select(func.count()).select_from(resources).where(*conditions)).scalar_one())
+
+
+def compartment_rids(patient_id: str):  # noqa: ANN201 - a Select
+    return select(compartment.c.rid).where(compartment.c.patient_id == patient_id)
+
+
+def everything(
+    conn: Connection, patient_id: str, scope: ColumnElement[bool], *, since: float | None = None,
+    types: Sequence[str] = (), limit: int, offset: int = 0,
+) -> list[Stored]:
+    """A patient's compartment plus the resources it references (Organization, Practitioner...)."""
+    in_compartment = R.rid.in_(compartment_rids(patient_id))
+    ref = idx_reference.c
+    targets = (
+        select(ref.target_type, ref.target_id).where(ref.rid.in_(compartment_rids(patient_id))).distinct().subquery()
+    )
+    referenced = select(R.rid).join_from(resources, targets, and_(R.type == targets.c.target_type,
+                                                                   R.id == targets.c.target_id))
+    conds = [R.deleted == false(), scope, in_compartment | R.rid.in_(referenced)]
+    if since is not None:
+        conds.append(R.last_updated >= since)
+    if types:
+        conds.append(R.type.in_(types))
+    patient_first = (R.type != "Patient") | (R.id != patient_id)
+    return fetch(conn, conds, order=(patient_first,), limit=limit, offset=offset)
+
+
+def referenced_by(
+    conn: Connection, rids: Sequence[int], params: Sequence[int] | None, target_type: str | None,
+    scope: ColumnElement[bool],
+) -> list[Stored]:
+    """Resources referenced from `rids` (through `params` when given): _include."""
+    ref = idx_reference.c
+    targets = select(ref.target_type, ref.target_id).where(ref.rid.in_(rids))
+    if params is not None:
+        targets = targets.where(ref.param.in_(params))
+    if target_type:
+        targets = targets.where(ref.target_type == target_type)
+    t = targets.distinct().subquery()
+    hits = select(R.rid).join_from(resources, t, and_(R.type == t.c.target_type, R.id == t.c.target_id))
+    return fetch(conn, [R.rid.in_(hits), R.deleted == false(), scope])
+
+
+def referencing(
+    conn: Connection, targets: Sequence[Stored], source_type: str, params: Sequence[int] | None,
+    scope: ColumnElement[bool],
+) -> list[Stored]:
+    """Resources of `source_type` that reference any of `targets` (through `params`): _revinclude."""
+    ref = idx_reference.c
+    ids = sorted({t.id for t in targets})
+    sources = select(ref.rid).where(ref.target_id.in_(ids))
+    if params is not None:
+        sources = sources.where(ref.param.in_(params))
+    conds = [R.rid.in_(sources), R.deleted == false(), scope]
+    if source_type != "*":
+        conds.append(R.type == source_type)
+    return fetch(conn, conds)

@@ -1,0 +1,71 @@
+"""A resource about to be stored: its metadata stamped, its JSON serialised, its index rows computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from yilian.alliance.codes import SOURCE_MEMBER
+from yilian.store.search.dates import instant
+from yilian.store.search.extract import compartment_patients, extract
+from yilian.store.search.keys import param_key
+from yilian.store.tables import INDEX_TABLES
+
+
+@dataclass(slots=True)
+class Prepared:
+    rid: int
+    type: str
+    id: str
+    version: int
+    last_updated: float
+    member: str | None
+    content: bytes
+    index: dict[str, list[tuple]]  # index table name -> rows (rid first)
+    patients: set[str]
+
+    def resource_row(self) -> tuple:
+        return (self.rid, self.type, self.id, self.version, self.last_updated, False, self.member, self.content)
+
+
+RESOURCE_COLUMNS = ("rid", "type", "id", "version", "last_updated", "deleted", "member", "content")
+
+
+def stamp_meta(resource: dict, *, rid_id: str, version: int, now: float, member: str | None) -> None:
+    """Set id, meta.versionId, meta.lastUpdated and the source-member tag, as the server owns them."""
+    resource["id"] = rid_id
+    meta = resource.get("meta")
+    if not isinstance(meta, dict):
+        meta = resource["meta"] = {}
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = instant(now)
+    if member:
+        tags = meta.setdefault("tag", [])
+        if not any(t.get("system") == SOURCE_MEMBER for t in tags):
+            tags.append({"system": SOURCE_MEMBER, "code": member})
+
+
+def member_of(resource: dict) -> str | None:
+    """The member named by a resource's source-member tag, if any."""
+    for tag in resource.get("meta", {}).get("tag", ()):
+        if tag.get("system") == SOURCE_MEMBER:
+            return tag.get("code")
+    return None
+
+
+def prepare(
+    resource: dict, *, rid: int, rid_id: str, version: int, now: float, member: str | None
+) -> Prepared:
+    member = member or member_of(resource)
+    stamp_meta(resource, rid_id=rid_id, version=version, now=now, member=member)
+    rtype = resource["resourceType"]
+    rows = extract(resource)
+    index: dict[str, list[tuple]] = {}
+    for name in INDEX_TABLES:
+        values = getattr(rows, name)
+        if values:
+            index[name] = [(rid, param_key(rtype, v[0]), *v[1:]) for v in values]
+    patients = compartment_patients(resource, rows)
+    content = orjson.dumps(resource)
+    return Prepared(rid, rtype, rid_id, version, now, member, content, index, patients)

@@ -1,0 +1,1 @@
+"""Web pages (Jinja2 + htmx), Chinese first and English."""
