@@ -14,7 +14,6 @@ from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
 from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
-from yilian.ingest.fhir_files import iter_sources
 
 READER = Caller("bench", "bench clinician", "m-1", frozenset({"clinician"}), "TREAT")
 
@@ -78,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     require(SYNTHEA)
     gate = fresh_gate(args.database_url)
-    load_ours(gate, list(iter_sources([SYNTHEA])))
+    load_ours(gate, SYNTHEA, workers=2)
     emit(measure(gate))
 
 

@@ -15,31 +15,29 @@ import orjson
 from sqlalchemy import text
 
 from bench.common import SYNTHEA, emit, fresh_gate, machine, require
-from yilian.fhir.messages import FhirRequest
-from yilian.fhir.router import handle
 from yilian.gate.caller import operator
 from yilian.gate.repository import Gate
-from yilian.ingest.fhir_files import iter_sources, to_bundles
+from yilian.ingest.bulk import load_paths
+from yilian.ingest.fhir_files import iter_sources
 
 
-def load_ours(gate: Gate, sources: list) -> tuple[int, float]:
-    count, started = 0, time.perf_counter()
-    for source in sources:
-        for bundle in to_bundles(source):
-            handle(gate, operator(), FhirRequest("POST", "", body=bundle))
-            count += len(bundle["entry"])
-    return count, time.perf_counter() - started
+def load_ours(gate: Gate, path: Path, workers: int) -> tuple[int, float]:
+    """`yilian load`'s own path (files read, parsed, validated, indexed, stored)."""
+    started = time.perf_counter()
+    stats = load_paths(gate, operator(), [path], workers=workers)
+    assert not stats.errors, stats.errors[:3]
+    return stats.entries, time.perf_counter() - started
 
 
-def load_raw(gate: Gate, sources: list) -> tuple[int, float]:
+def load_raw(gate: Gate, path: Path) -> tuple[int, float]:
+    """The baseline: the same files read and parsed, each resource's JSON inserted, no indexes."""
     engine = gate.engine
+    blob = "BYTEA" if engine.dialect.name == "postgresql" else "BLOB"
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE raw_resources (type VARCHAR(64), id VARCHAR(64), content BYTEA)"
-                          if engine.dialect.name == "postgresql" else
-                          "CREATE TABLE raw_resources (type TEXT, id TEXT, content BLOB)"))
+        conn.execute(text(f"CREATE TABLE raw_resources (type VARCHAR(64), id VARCHAR(64), content {blob})"))
     mark = "?" if engine.dialect.name == "sqlite" else "%s"
     count, started = 0, time.perf_counter()
-    for source in sources:
+    for source in iter_sources([path]):
         bundle = orjson.loads(source.data)
         rows = [(e["resource"]["resourceType"], e["fullUrl"][-36:], orjson.dumps(e["resource"]))
                 for e in bundle["entry"]]
@@ -49,33 +47,30 @@ def load_raw(gate: Gate, sources: list) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
-def run(path: Path, database_url: str | None = None, keep: list | None = None) -> dict:
+def run(path: Path, database_url: str | None = None, keep: list | None = None, workers: int = 2) -> dict:
     require(path)
-    sources = list(iter_sources([path]))
-    raw_n, raw_s = load_raw(fresh_gate(database_url), sources)
-    gate = fresh_gate(database_url)
-    ours_n, ours_s = load_ours(gate, sources)
+    raw_n, raw_s = load_raw(fresh_gate(database_url), path)
+    result = {"benchmark": "ingest-synthea", "database": "", "resources": raw_n,
+              "raw_insert_resources_per_s": round(raw_n / raw_s)}
+    for label, n_workers in (("ours_1_process", 0), (f"ours_{workers}_workers", workers)):
+        gate = fresh_gate(database_url)
+        n, seconds = load_ours(gate, path, n_workers)
+        result["database"] = gate.engine.dialect.name
+        result[f"{label}_resources_per_s"] = round(n / seconds)
+        result[f"{label}_vs_raw"] = round((n / seconds) / (raw_n / raw_s), 3)
     if keep is not None:
         keep.append(gate)
-    ours_rate, raw_rate = ours_n / ours_s, raw_n / raw_s
-    return {
-        "benchmark": "ingest-synthea",
-        "database": gate.engine.dialect.name,
-        "resources": ours_n,
-        "ours_seconds": round(ours_s, 2),
-        "ours_resources_per_s": round(ours_rate),
-        "raw_insert_resources_per_s": round(raw_rate),
-        "ours_vs_raw": round(ours_rate / raw_rate, 3),
-        "machine": machine(),
-    }
+    result["machine"] = machine()
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("path", nargs="?", type=Path, default=SYNTHEA)
     parser.add_argument("--database-url", help="PostgreSQL URL to measure there instead of SQLite")
+    parser.add_argument("--workers", type=int, default=2, help="loader worker processes")
     args = parser.parse_args()
-    emit(run(args.path, args.database_url))
+    emit(run(args.path, args.database_url, workers=args.workers))
 
 
 if __name__ == "__main__":

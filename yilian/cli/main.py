@@ -61,9 +61,11 @@ def demo(
         summary = load_demo(gate(), patients=patients, seed=seed, console=console)
     except FhirError as err:
         raise fail(err) from None
+    console.print(f"演示医联体已载入 Demo alliance loaded: {summary.members} members, "
+                  f"{summary.bundles} feeds, {summary.resources} resources")
     table = Table(title="演示用户 Demo users (access tokens)")
     for col in ("user", "name", "member", "roles", "token"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("user", "token", "member"))
     for u in summary.users:
         table.add_row(u.id, u.name, u.organization or "", " ".join(sorted(u.roles)), u.token)
     console.print(table)

@@ -16,7 +16,7 @@ from yilian.gate.repository import Gate
 from yilian.gate.users import User, add_user
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoUser(User):
     token: str = ""
 

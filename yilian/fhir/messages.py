@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from typing import Any
 
 import orjson
 
@@ -17,6 +18,7 @@ class FhirRequest:
     query: list[tuple[str, str]] = field(default_factory=list)
     body: dict | None = None
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    plan: Any = None  # a transaction planned ahead (bulk loading); see fhir.transaction_plan
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

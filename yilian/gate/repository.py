@@ -18,7 +18,7 @@ from yilian.gate import policy
 from yilian.gate.caller import Caller
 from yilian.store import dialect, repository
 from yilian.store.repository import Stored
-from yilian.store.rows import member_of
+from yilian.store.rows import Prepared, member_of
 from yilian.store.search.keys import param_key
 from yilian.store.search.params import search_params
 from yilian.store.search.parse import SearchQuery, parse_query
@@ -135,6 +135,12 @@ class GatedRepository:
             policy.check_write(self.caller, resource["resourceType"], None)
             batch.append((resource, rid_id, policy.member_for_write(self.caller, member_of(resource))))
         return repository.insert_new(self.conn, batch)
+
+    def create_prepared(self, prepared: list[Prepared]) -> list[Stored]:
+        """Store resources prepared ahead (by a transaction plan); each is checked like any write."""
+        for p in prepared:
+            policy.check_write(self.caller, p.type, None)
+        return repository.insert_prepared(self.conn, prepared)
 
     def create(self, resource: dict) -> Stored:
         return self.create_many([(resource, None)])[0]

@@ -25,6 +25,10 @@ class Source:
     name: str  # file name (and member within an archive)
     data: bytes
 
+    def without_data(self) -> Source:
+        """The same source, named only (what a worker sends back once it has planned the data)."""
+        return Source(self.name, b"")
+
 
 def iter_sources(paths: list[Path]) -> Iterator[Source]:
     for path in paths:

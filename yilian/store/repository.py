@@ -71,27 +71,30 @@ def insert_new(conn: Connection, items: Sequence[tuple[dict, str | None, str | N
     if not items:
         return []
     now = time.time()
-    rids = dialect.allocate_rids(conn, len(items))
     prepared = [
-        prepare(res, rid=rid, rid_id=rid_id or new_id(), version=1, now=now, member=member)
-        for rid, (res, rid_id, member) in zip(rids, items, strict=True)
+        prepare(res, rid=0, rid_id=rid_id or new_id(), version=1, now=now, member=member)
+        for res, rid_id, member in items
     ]
-    _insert_prepared(conn, prepared)
-    return [_from_prepared(p) for p in prepared]
+    return insert_prepared(conn, prepared)
 
 
-def _insert_prepared(conn: Connection, prepared: list[Prepared]) -> None:
+def insert_prepared(conn: Connection, prepared: list[Prepared]) -> list[Stored]:
+    """Insert prepared version-1 resources, giving each its key (rid)."""
+    for p, rid in zip(prepared, dialect.allocate_rids(conn, len(prepared)), strict=True):
+        p.rid = rid
     dialect.insert_many(conn, "resources", RESOURCE_COLUMNS, [p.resource_row() for p in prepared])
     _insert_indexes(conn, prepared)
+    return [_from_prepared(p) for p in prepared]
 
 
 def _insert_indexes(conn: Connection, prepared: Iterable[Prepared]) -> None:
     batches: dict[str, list[tuple]] = {name: [] for name in INDEX_TABLES}
     members: list[tuple] = []
     for p in prepared:
+        rid = p.rid
         for name, rows in p.index.items():
-            batches[name].extend(rows)
-        members.extend((pid, p.rid) for pid in p.patients)
+            batches[name].extend([(rid, *row) for row in rows])
+        members.extend((pid, rid) for pid in p.patients)
     for name, rows in batches.items():
         table = INDEX_TABLES[name]
         dialect.insert_many(conn, table.name, [c.name for c in table.columns], rows)

@@ -22,7 +22,7 @@ class Prepared:
     last_updated: float
     member: str | None
     content: bytes
-    index: dict[str, list[tuple]]  # index table name -> rows (rid first)
+    index: dict[str, list[tuple]]  # IndexRows field -> rows without the rid (prepended when inserted)
     patients: set[str]
 
     def resource_row(self) -> tuple:
@@ -57,6 +57,8 @@ def member_of(resource: dict) -> str | None:
 def prepare(
     resource: dict, *, rid: int, rid_id: str, version: int, now: float, member: str | None
 ) -> Prepared:
+    """Stamp and serialise a resource and compute its index rows. Pure: runs in loader workers too
+    (with rid 0, the store assigns keys when it inserts)."""
     member = member or member_of(resource)
     stamp_meta(resource, rid_id=rid_id, version=version, now=now, member=member)
     rtype = resource["resourceType"]
@@ -65,7 +67,23 @@ def prepare(
     for name in INDEX_TABLES:
         values = getattr(rows, name)
         if values:
-            index[name] = [(rid, param_key(rtype, v[0]), *v[1:]) for v in values]
+            # Key columns cannot be NULL: an absent system or unit is ''. A set drops repeated values.
+            index[name] = list({(param_key(rtype, v[0]), *("" if x is None else x for x in v[1:]))
+                                for v in values})
     patients = compartment_patients(resource, rows)
     content = orjson.dumps(resource)
     return Prepared(rid, rtype, rid_id, version, now, member, content, index, patients)
+
+
+def retarget(p: Prepared, moved: dict[str, str]) -> None:
+    """Point a prepared resource's references from provisional "Type/id"s to the resources a conditional
+    create matched instead (its JSON, reference rows and compartments)."""
+    for old, new in moved.items():
+        needle = f'"{old}"'.encode()
+        if needle in p.content:
+            p.content = p.content.replace(needle, f'"{new}"'.encode())
+    old_ids = {k.split("/", 1)[1]: v.split("/", 1)[1] for k, v in moved.items()}
+    refs = p.index.get("references")
+    if refs:
+        p.index["references"] = [(k, t, old_ids.get(i, i)) for k, t, i in refs]
+    p.patients = {old_ids.get(pid, pid) for pid in p.patients}

@@ -50,7 +50,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_ready() -> str:
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests run when YILIAN_TEST_POSTGRES_URL is set")
-    engine = make_engine(Settings(database_url=POSTGRES_URL))
+    engine = make_engine(Settings(database_url=POSTGRES_URL, _env_file=None))
+    with engine.begin() as conn:  # a test database: start each session from nothing, then migrate
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     schema.upgrade(engine)
     engine.dispose()
     return POSTGRES_URL

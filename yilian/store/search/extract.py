@@ -28,9 +28,9 @@ from yilian.store.search.dates import MAX_TIME, MIN_TIME, date_range
 from yilian.store.search.normalize import normalize_string
 from yilian.store.search.params import (
     COMMON_PARAMS,
+    load_spec,
     patient_compartment_params,
     search_params,
-    spec_bundle,
 )
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def compartment_patients(resource: dict, rows: IndexRows) -> set[str]:
     if rtype == "Patient":
         rid = resource.get("id")
         return {rid} if isinstance(rid, str) and rid else set()
-    codes = _compartment_codes(rtype)
+    codes = _compartment_codes(rtype) if type(rtype) is str else None
     if not codes:
         return set()
     return {tid for code, ttype, tid in rows.references if ttype == "Patient" and code in codes}
@@ -92,7 +92,7 @@ def unsupported(resource_type: str) -> dict[str, str]:
     return dict(_plan_of(resource_type).unsupported)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=512)  # bounded: the type comes from the resource
 def _compartment_codes(rtype: str) -> frozenset[str]:
     return frozenset(patient_compartment_params(rtype))
 
@@ -101,9 +101,11 @@ _plans: dict[str, _Plan] = {}
 
 
 def _plan_of(rtype: Any) -> _Plan:
+    if type(rtype) is not str:
+        return _EMPTY_PLAN
     plan = _plans.get(rtype)
     if plan is None:
-        if not isinstance(rtype, str) or not search_params(rtype):
+        if not search_params(rtype):
             return _EMPTY_PLAN  # not cached: unknown types come from clients
         plan = _plans[rtype] = _compile_type(rtype)
     return plan
@@ -140,7 +142,7 @@ def _day_start(year: int, month: int, day: int) -> float:
 
 def date_bounds(value: str) -> tuple[float, float] | None:
     """As dates.date_range, with a fast path for the full dateTimes that make most of the data."""
-    if len(value) < 19 or value[10] != "T" or value[16] != ":":
+    if len(value) < 19 or value[10] != "T" or value[13] != ":" or value[16] != ":":
         return date_range(value)
     try:
         h, mi, s = int(value[11:13]), int(value[14:16]), int(value[17:19])
@@ -171,8 +173,9 @@ def _string_leaf(codes: tuple[str, ...]) -> Handler:
     def leaf(v: Any, rows: IndexRows) -> None:
         if type(v) is str and v:
             n = normalize_string(v)
-            for c in codes:
-                rows.strings.append((c, n))
+            if n:
+                for c in codes:
+                    rows.strings.append((c, n))
 
     return leaf
 
@@ -196,8 +199,9 @@ def _parts_leaf(codes: tuple[str, ...], fields: tuple[tuple[str, bool], ...]) ->
             for s in x if many and type(x) is list else (x,):
                 if type(s) is str and s:
                     n = normalize_string(s)
-                    for c in codes:
-                        add((c, n))
+                    if n:
+                        for c in codes:
+                            add((c, n))
 
     return leaf
 
@@ -655,7 +659,7 @@ def _elements() -> dict[str, dict[str, tuple[tuple[str, str, str], ...]]]:
     A table is a type name or a BackboneElement path; a choice element has one entry per type.
     """
     out: dict[str, dict[str, tuple[tuple[str, str, str], ...]]] = {}
-    for sd in spec_bundle("profiles-types.json.gz") + spec_bundle("profiles-resources.json.gz"):
+    for sd in load_spec("profiles-types.json.gz") + load_spec("profiles-resources.json.gz"):
         if sd["resourceType"] == "StructureDefinition" and sd["kind"] != "primitive-type":
             _add_elements(sd["snapshot"]["element"], out)
     return out

@@ -90,56 +90,64 @@ def restrict_expression(expression: str, base: str, single_base: bool) -> str:
     return " | ".join(kept)
 
 
-@functools.cache
-def spec_bundle(name: str) -> tuple[dict, ...]:
-    """The resources of one spec bundle in yilian/spec, e.g. "profiles-types.json.gz" (loaded once)."""
+def load_spec(name: str) -> list[dict]:
+    """The resources of one spec bundle in yilian/spec, e.g. "profiles-types.json.gz".
+
+    Not cached: callers keep what they derive (tens of kB), not the bundles (tens of MB).
+    """
     bundle = orjson.loads(gzip.decompress((_SPEC_DIR / name).read_bytes()))
-    return tuple(entry["resource"] for entry in bundle["entry"])
+    return [entry["resource"] for entry in bundle["entry"]]
 
 
-def _definitions() -> tuple[dict, ...]:
-    return spec_bundle("search-parameters.json.gz")
-
-
-def _profiles() -> tuple[dict, ...]:
-    return spec_bundle("profiles-resources.json.gz")
+@dataclass(frozen=True)
+class _Index:
+    by_type: dict[str, dict[str, SearchParam]]  # every concrete type, even one with only common params
+    own_param_types: frozenset[str]
+    compartment: dict[str, tuple[str, ...]]
 
 
 @functools.cache
-def _concrete_types() -> frozenset[str]:
-    return frozenset(
+def _index() -> _Index:
+    profiles = load_spec("profiles-resources.json.gz")
+    definitions = load_spec("search-parameters.json.gz")
+    concrete = frozenset(
         r["type"]
-        for r in _profiles()
+        for r in profiles
         if r["resourceType"] == "StructureDefinition" and r["kind"] == "resource" and not r.get("abstract")
     )
+    own = frozenset(b for p in definitions for b in p["base"] if b in concrete)
+    return _Index(_params_by_type(definitions, concrete), own, _patient_compartment(profiles))
 
 
-@functools.cache
-def _own_param_types() -> frozenset[str]:
-    concrete = _concrete_types()
-    return frozenset(b for p in _definitions() for b in p["base"] if b in concrete)
-
-
-@functools.cache
 def _by_type() -> dict[str, dict[str, SearchParam]]:
-    out: dict[str, dict[str, SearchParam]] = {t: {} for t in _concrete_types()}
-    common = [p for p in _definitions() if p["code"] in COMMON_PARAMS]
+    return _index().by_type
+
+
+def _own_param_types() -> frozenset[str]:
+    return _index().own_param_types
+
+
+def _compartment() -> dict[str, tuple[str, ...]]:
+    return _index().compartment
+
+
+def _params_by_type(definitions: list[dict], concrete: frozenset[str]) -> dict[str, dict[str, SearchParam]]:
+    out: dict[str, dict[str, SearchParam]] = {t: {} for t in sorted(concrete)}
+    common = [p for p in definitions if p["code"] in COMMON_PARAMS]
     for rtype, params in out.items():
         for p in common:
             params[p["code"]] = SearchParam(p["code"], p["type"], rtype, p["expression"], ())
-    for p in _definitions():
-        bases = [b for b in p["base"] if b not in _ABSTRACT_BASES]
-        for base in bases:
-            if base in out:
+    for p in definitions:
+        for base in p["base"]:
+            if base in out and base not in _ABSTRACT_BASES:
                 expression = restrict_expression(p.get("expression", ""), base, len(p["base"]) == 1)
                 targets = tuple(p.get("target", ()))
                 out[base][p["code"]] = SearchParam(p["code"], p["type"], base, expression, targets)
     return out
 
 
-@functools.cache
-def _compartment() -> dict[str, tuple[str, ...]]:
-    for r in _profiles():
+def _patient_compartment(profiles: list[dict]) -> dict[str, tuple[str, ...]]:
+    for r in profiles:
         if r["resourceType"] == "CompartmentDefinition" and r["id"] == "patient":
             return {e["code"]: tuple(e.get("param", ())) for e in r["resource"]}
     raise LookupError("the Patient CompartmentDefinition is missing from profiles-resources.json.gz")

@@ -120,7 +120,7 @@ def _token_value(value: str) -> ColumnElement[bool]:
         return t.value == value
     system, _, code = value.partition("|")
     if not system:
-        return and_(t.value == code, t.system.is_(None))
+        return and_(t.value == code, t.system == "")
     if not code:
         return t.system == system
     return and_(t.value == code, t.system == system)

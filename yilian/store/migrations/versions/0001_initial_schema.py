@@ -22,87 +22,111 @@ def upgrade() -> None:
     op.create_table(
         "compartment",
         sa.Column("patient_id", sa.String(length=64), nullable=False),
-        sa.Column("rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.PrimaryKeyConstraint("patient_id", "rid"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("compartment", schema=None) as batch_op:
-        batch_op.create_index("ix_compartment", ["patient_id", "rid"], unique=False)
         batch_op.create_index("ix_compartment_rid", ["rid"], unique=False)
 
     op.create_table(
         "idx_date",
-        sa.Column("rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("param", sa.Integer(), nullable=False),
-        sa.Column("low", sa.Float(), nullable=False),
-        sa.Column("high", sa.Float(), nullable=False),
+        sa.Column(
+            "rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("param", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("low", sa.Float(), autoincrement=False, nullable=False),
+        sa.Column("high", sa.Float(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("rid", "param", "low", "high"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("idx_date", schema=None) as batch_op:
         batch_op.create_index("ix_idx_date", ["param", "low", "rid"], unique=False)
-        batch_op.create_index("ix_idx_date_rid", ["rid"], unique=False)
 
     op.create_table(
         "idx_number",
-        sa.Column("rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("param", sa.Integer(), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column(
+            "rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("param", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("value", sa.Float(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("rid", "param", "value"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("idx_number", schema=None) as batch_op:
         batch_op.create_index("ix_idx_number", ["param", "value", "rid"], unique=False)
-        batch_op.create_index("ix_idx_number_rid", ["rid"], unique=False)
 
     op.create_table(
         "idx_quantity",
-        sa.Column("rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("param", sa.Integer(), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("system", sa.Text(), nullable=True),
-        sa.Column("unit", sa.Text(), nullable=True),
+        sa.Column(
+            "rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("param", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("value", sa.Float(), autoincrement=False, nullable=False),
+        sa.Column("system", sa.Text(), autoincrement=False, nullable=False),
+        sa.Column("unit", sa.Text(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("rid", "param", "value", "system", "unit"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("idx_quantity", schema=None) as batch_op:
         batch_op.create_index("ix_idx_quantity", ["param", "value", "rid"], unique=False)
-        batch_op.create_index("ix_idx_quantity_rid", ["rid"], unique=False)
 
     op.create_table(
         "idx_reference",
-        sa.Column("rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("param", sa.Integer(), nullable=False),
-        sa.Column("target_type", sa.String(length=64), nullable=False),
-        sa.Column("target_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("param", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("target_type", sa.String(length=64), autoincrement=False, nullable=False),
+        sa.Column("target_id", sa.String(length=64), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("rid", "param", "target_type", "target_id"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("idx_reference", schema=None) as batch_op:
         batch_op.create_index("ix_idx_reference", ["param", "target_id", "rid"], unique=False)
-        batch_op.create_index("ix_idx_reference_rid", ["rid"], unique=False)
         batch_op.create_index("ix_idx_reference_target", ["target_id", "target_type"], unique=False)
 
     op.create_table(
         "idx_string",
-        sa.Column("rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("param", sa.Integer(), nullable=False),
-        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column(
+            "rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("param", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("value", sa.Text(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("rid", "param", "value"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("idx_string", schema=None) as batch_op:
         batch_op.create_index("ix_idx_string", ["param", "value", "rid"], unique=False)
-        batch_op.create_index("ix_idx_string_rid", ["rid"], unique=False)
 
     op.create_table(
         "idx_token",
-        sa.Column("rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("param", sa.Integer(), nullable=False),
-        sa.Column("system", sa.Text(), nullable=True),
-        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column(
+            "rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("param", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("system", sa.Text(), autoincrement=False, nullable=False),
+        sa.Column("value", sa.Text(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("rid", "param", "system", "value"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("idx_token", schema=None) as batch_op:
         batch_op.create_index("ix_idx_token", ["param", "value", "rid"], unique=False)
-        batch_op.create_index("ix_idx_token_rid", ["rid"], unique=False)
 
     op.create_table(
         "idx_uri",
-        sa.Column("rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("param", sa.Integer(), nullable=False),
-        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column(
+            "rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False, nullable=False
+        ),
+        sa.Column("param", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("value", sa.Text(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("rid", "param", "value"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("idx_uri", schema=None) as batch_op:
         batch_op.create_index("ix_idx_uri", ["param", "value", "rid"], unique=False)
-        batch_op.create_index("ix_idx_uri_rid", ["rid"], unique=False)
 
     op.create_table(
         "resource_history",
@@ -159,43 +183,35 @@ def downgrade() -> None:
     op.drop_table("resources")
     op.drop_table("resource_history")
     with op.batch_alter_table("idx_uri", schema=None) as batch_op:
-        batch_op.drop_index("ix_idx_uri_rid")
         batch_op.drop_index("ix_idx_uri")
 
     op.drop_table("idx_uri")
     with op.batch_alter_table("idx_token", schema=None) as batch_op:
-        batch_op.drop_index("ix_idx_token_rid")
         batch_op.drop_index("ix_idx_token")
 
     op.drop_table("idx_token")
     with op.batch_alter_table("idx_string", schema=None) as batch_op:
-        batch_op.drop_index("ix_idx_string_rid")
         batch_op.drop_index("ix_idx_string")
 
     op.drop_table("idx_string")
     with op.batch_alter_table("idx_reference", schema=None) as batch_op:
         batch_op.drop_index("ix_idx_reference_target")
-        batch_op.drop_index("ix_idx_reference_rid")
         batch_op.drop_index("ix_idx_reference")
 
     op.drop_table("idx_reference")
     with op.batch_alter_table("idx_quantity", schema=None) as batch_op:
-        batch_op.drop_index("ix_idx_quantity_rid")
         batch_op.drop_index("ix_idx_quantity")
 
     op.drop_table("idx_quantity")
     with op.batch_alter_table("idx_number", schema=None) as batch_op:
-        batch_op.drop_index("ix_idx_number_rid")
         batch_op.drop_index("ix_idx_number")
 
     op.drop_table("idx_number")
     with op.batch_alter_table("idx_date", schema=None) as batch_op:
-        batch_op.drop_index("ix_idx_date_rid")
         batch_op.drop_index("ix_idx_date")
 
     op.drop_table("idx_date")
     with op.batch_alter_table("compartment", schema=None) as batch_op:
         batch_op.drop_index("ix_compartment_rid")
-        batch_op.drop_index("ix_compartment")
 
     op.drop_table("compartment")

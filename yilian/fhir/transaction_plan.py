@@ -1,0 +1,159 @@
+"""Planning a transaction Bundle: everything that needs no database, so bulk loaders can do it in
+worker processes while the one writer stores the previous Bundle.
+
+A plan parses the entries, gives every POST a provisional id (a conditional create's match is found later,
+in the database, and references are then moved to it), rewrites `urn:uuid:` references, validates every
+resource, and prepares each create (stamped JSON and index rows). Conditional PUT/DELETE and conditional
+references need searches: with no database at hand planning stops with NeedsDatabase and the router plans
+again inside the transaction, with the repository as the resolver.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from yilian.fhir.interactions import check_resource
+from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resource
+from yilian.fhir.validation import is_known_resource_type
+from yilian.gate import policy
+from yilian.gate.caller import Caller
+from yilian.store.repository import Stored, new_id
+from yilian.store.rows import Prepared, member_of, prepare
+
+METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
+
+
+class Resolver(Protocol):
+    def find_one(self, rtype: str, pairs: list[tuple[str, str]], what: str) -> Stored | None: ...
+
+
+class NeedsDatabase(Exception):
+    """Planning met a conditional PUT/DELETE or reference and has no database to search."""
+
+
+@dataclass
+class Step:
+    index: int
+    method: str
+    rtype: str
+    rid_id: str | None
+    query: list[tuple[str, str]]
+    resource: dict | None
+    entry: dict
+    condition: list[tuple[str, str]] | None = None  # a POST's ifNoneExist criteria
+    prepared: Prepared | None = None  # a POST, ready to store
+    existing: Stored | None = None  # what a conditional create matched: nothing to write
+
+
+@dataclass
+class Plan:
+    steps: list[Step]
+    caller: Caller
+    now: float = field(default_factory=time.time)
+
+    def posts(self) -> list[Step]:
+        return [s for s in self.steps if s.method == "POST"]
+
+
+def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = None) -> Plan:
+    """Plan a transaction's entries; raises FhirError for a bad Bundle, NeedsDatabase without a resolver
+    when a search is needed."""
+    plan = Plan([parse_entry(i, e) for i, e in enumerate(entries)], caller)
+    refs = _assign_identities(plan.steps, resolver)
+    problems: list[Problem] = []
+    for step in plan.steps:
+        if step.resource is None:
+            continue
+        _rewrite_references(step, refs, resolver)
+        try:
+            check_resource(step.resource, step.rtype, f"Bundle.entry[{step.index}].resource.")
+        except FhirError as err:
+            problems += err.problems
+    if problems:
+        raise invalid_resource(problems[:200])
+    for step in plan.posts():
+        member = policy.member_for_write(caller, member_of(step.resource))
+        step.prepared = prepare(step.resource, rid=0, rid_id=step.rid_id, version=1, now=plan.now,
+                                member=member)
+    return plan
+
+
+def parse_entry(i: int, entry: dict) -> Step:
+    where = f"Bundle.entry[{i}]"
+    request = entry.get("request") if isinstance(entry, dict) else None
+    if not isinstance(request, dict) or not request.get("method") or not request.get("url"):
+        raise bad_request("Each entry needs request.method and request.url", location=f"{where}.request")
+    method = str(request["method"]).upper()
+    if method not in METHODS:
+        raise bad_request(f"Unsupported method {method}", location=f"{where}.request.method")
+    url = urlsplit(request["url"])
+    parts = [p for p in url.path.strip("/").split("/") if p]
+    if not parts or not is_known_resource_type(parts[0]):
+        raise bad_request(f"'{request['url']}' does not name a resource type", location=f"{where}.request.url")
+    resource = entry.get("resource")
+    if method in ("POST", "PUT") and not isinstance(resource, dict):
+        raise bad_request(f"A {method} entry needs a resource", location=f"{where}.resource")
+    rid_id = parts[1] if len(parts) > 1 else None
+    step = Step(i, method, parts[0], rid_id, parse_qsl(url.query), resource, entry)
+    if method == "POST" and request.get("ifNoneExist"):
+        step.condition = parse_qsl(str(request["ifNoneExist"]).lstrip("?"))
+    return step
+
+
+def _assign_identities(steps: list[Step], resolver: Resolver | None) -> dict[str, str]:
+    """Give every entry its Type/id (provisional for POSTs); map each fullUrl to it."""
+    refs: dict[str, str] = {}
+    for step in steps:
+        if step.method == "POST":
+            step.rid_id = new_id()
+        elif step.method in ("PUT", "DELETE") and step.rid_id is None:
+            step.rid_id = _conditional_target(step, resolver)
+        if step.method == "PUT":
+            step.resource["id"] = step.rid_id
+        full_url = step.entry.get("fullUrl")
+        if full_url and step.rid_id:
+            refs[full_url] = f"{step.rtype}/{step.rid_id}"
+    return refs
+
+
+def _conditional_target(step: Step, resolver: Resolver | None) -> str | None:
+    where = f"Bundle.entry[{step.index}]"
+    if not step.query:
+        raise bad_request(f"{step.method} needs an id or search criteria", location=f"{where}.request.url")
+    if resolver is None:
+        raise NeedsDatabase(where)
+    found = resolver.find_one(step.rtype, step.query, f"{where} conditional {step.method}")
+    if found:
+        return found.id
+    return new_id() if step.method == "PUT" else None
+
+
+def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | None) -> None:
+    where = f"Bundle.entry[{step.index}].resource"
+    stack: list = [step.resource]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("reference")
+            if ref.__class__ is str and (ref.startswith("urn:") or "?" in ref):
+                node["reference"] = _resolve_reference(ref, refs, resolver, where)
+            stack.extend(v for k, v in node.items() if v.__class__ in (dict, list) and k != "contained")
+        else:
+            stack.extend(v for v in node if v.__class__ in (dict, list))
+
+
+def _resolve_reference(ref: str, refs: dict[str, str], resolver: Resolver | None, where: str) -> str:
+    if ref in refs:
+        return refs[ref]
+    if "?" in ref:  # a conditional reference: Patient?identifier=...
+        if resolver is None:
+            raise NeedsDatabase(where)
+        rtype, _, criteria = ref.partition("?")
+        found = resolver.find_one(rtype, parse_qsl(criteria), f"The reference {ref} in {where}")
+        if found is None:
+            raise bad_request(f"The conditional reference {ref} matches no resource", location=where)
+        return found.reference
+    raise bad_request(f"The reference {ref} names no entry of this Bundle", location=where)
