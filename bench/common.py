@@ -40,8 +40,12 @@ def fresh_gate(database_url: str | None = None) -> Gate:
 def percentiles(samples_ms: list[float]) -> dict:
     ordered = sorted(samples_ms)
     q = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {"p50_ms": round(q[49], 3), "p95_ms": round(q[94], 3), "max_ms": round(ordered[-1], 3),
-            "n": len(ordered)}
+    return {
+        "p50_ms": round(q[49], 3),
+        "p95_ms": round(q[94], 3),
+        "max_ms": round(ordered[-1], 3),
+        "n": len(ordered),
+    }
 
 
 def machine() -> dict:

@@ -26,11 +26,13 @@ def _time(fn) -> float:  # noqa: ANN001
 
 def _patients_and_codes(gate: Gate) -> list[tuple[str, str]]:
     with gate.engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT r.id, MIN(t.value) FROM resources r JOIN compartment c ON c.patient_id = r.id "
-            "JOIN resources o ON o.rid = c.rid AND o.type = 'Observation' "
-            "JOIN idx_token t ON t.rid = o.rid WHERE r.type = 'Patient' GROUP BY r.id ORDER BY r.id"
-        ))
+        rows = conn.execute(
+            text(
+                "SELECT r.id, MIN(t.value) FROM resources r JOIN compartment c ON c.patient_id = r.id "
+                "JOIN resources o ON o.rid = c.rid AND o.type = 'Observation' "
+                "JOIN idx_token t ON t.rid = o.rid WHERE r.type = 'Patient' GROUP BY r.id ORDER BY r.id"
+            )
+        )
         return [(r[0], r[1]) for r in rows]
 
 
@@ -41,12 +43,19 @@ def measure(gate: Gate, rounds: int = 3) -> dict:
         handle(gate, READER, FhirRequest("GET", f"Patient/{pid}/$everything")).json_bytes()
 
     def search(pid: str, code: str) -> None:
-        handle(gate, READER, FhirRequest("GET", "Observation", [("patient", pid), ("code", code)])).json_bytes()
+        handle(
+            gate, READER, FhirRequest("GET", "Observation", [("patient", pid), ("code", code)])
+        ).json_bytes()
 
     def raw_everything(pid: str) -> None:
         with gate.engine.connect() as conn:
-            conn.execute(text("SELECT r.content FROM resources r WHERE r.rid IN "
-                              "(SELECT rid FROM compartment WHERE patient_id = :p)"), {"p": pid}).all()
+            conn.execute(
+                text(
+                    "SELECT r.content FROM resources r WHERE r.rid IN "
+                    "(SELECT rid FROM compartment WHERE patient_id = :p)"
+                ),
+                {"p": pid},
+            ).all()
 
     for pid, _ in pairs[:5]:  # warm caches
         everything(pid)

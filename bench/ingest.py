@@ -39,8 +39,10 @@ def load_raw(gate: Gate, path: Path) -> tuple[int, float]:
     count, started = 0, time.perf_counter()
     for source in iter_sources([path]):
         bundle = orjson.loads(source.data)
-        rows = [(e["resource"]["resourceType"], e["fullUrl"][-36:], orjson.dumps(e["resource"]))
-                for e in bundle["entry"]]
+        rows = [
+            (e["resource"]["resourceType"], e["fullUrl"][-36:], orjson.dumps(e["resource"]))
+            for e in bundle["entry"]
+        ]
         with engine.connect() as conn, conn.begin():
             conn.exec_driver_sql(f"INSERT INTO raw_resources VALUES ({mark}, {mark}, {mark})", rows)
         count += len(rows)
@@ -50,8 +52,12 @@ def load_raw(gate: Gate, path: Path) -> tuple[int, float]:
 def run(path: Path, database_url: str | None = None, keep: list | None = None, workers: int = 2) -> dict:
     require(path)
     raw_n, raw_s = load_raw(fresh_gate(database_url), path)
-    result = {"benchmark": "ingest-synthea", "database": "", "resources": raw_n,
-              "raw_insert_resources_per_s": round(raw_n / raw_s)}
+    result = {
+        "benchmark": "ingest-synthea",
+        "database": "",
+        "resources": raw_n,
+        "raw_insert_resources_per_s": round(raw_n / raw_s),
+    }
     for label, n_workers in (("ours_1_process", 0), (f"ours_{workers}_workers", workers)):
         gate = fresh_gate(database_url)
         n, seconds = load_ours(gate, path, n_workers)

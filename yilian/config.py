@@ -33,9 +33,7 @@ class Settings(BaseSettings):
         "dev-only-change-me",
         description="Key that signs web session cookies. Set a long random value in production.",
     )
-    demo: bool = Field(
-        False, description="Demo mode: the sign-in page lists the demo users' access tokens."
-    )
+    demo: bool = Field(False, description="Demo mode: the sign-in page lists the demo users' access tokens.")
     sqlite_busy_timeout_ms: int = Field(
         30000, ge=0, description="How long a SQLite writer waits for the write lock before failing."
     )

@@ -22,8 +22,15 @@ def two_members(fhir):
     pa = a.post("Patient", {"resourceType": "Patient", "name": [{"family": "甲"}]}).resource()["id"]
     pb = b.post("Patient", {"resourceType": "Patient", "name": [{"family": "乙"}]}).resource()["id"]
     for pid, who in ((pa, a), (pb, b)):
-        who.post("Observation", {"resourceType": "Observation", "status": "final", "code": {"text": "BP"},
-                                 "subject": {"reference": f"Patient/{pid}"}})
+        who.post(
+            "Observation",
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "BP"},
+                "subject": {"reference": f"Patient/{pid}"},
+            },
+        )
     fhir.post("Organization", {"resourceType": "Organization", "name": "医联体"})
     return pa, pb
 
@@ -53,8 +60,15 @@ def test_chained_search_does_not_leak_through_the_target(fhir, two_members):
     _pa, pb = two_members
     a = fhir.as_(HIS_A)
     # A's own Observation about B's patient: A may see it, but not learn B's patient's name through it.
-    a.post("Observation", {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
-                           "subject": {"reference": f"Patient/{pb}"}})
+    a.post(
+        "Observation",
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "x"},
+            "subject": {"reference": f"Patient/{pb}"},
+        },
+    )
     assert a.get(f"Observation?subject=Patient/{pb}").resource()["total"] == 1
     assert a.get("Observation?subject:Patient.name=乙").resource()["total"] == 0
     assert fhir.get("Observation?subject:Patient.name=乙").resource()["total"] == 2
@@ -104,6 +118,8 @@ def test_http_requires_a_valid_token(client, tokens):
     ok = client.get("/fhir/Patient", headers={"Authorization": f"Bearer {tokens['admin']}"})
     assert ok.status_code == 200
     assert ok.headers["content-type"].startswith("application/fhir+json")
-    bad_purpose = client.get("/fhir/Patient", headers={"Authorization": f"Bearer {tokens['admin']}",
-                                                       "X-Purpose-Of-Use": "SHOPPING"})
+    bad_purpose = client.get(
+        "/fhir/Patient",
+        headers={"Authorization": f"Bearer {tokens['admin']}", "X-Purpose-Of-Use": "SHOPPING"},
+    )
     assert bad_purpose.status_code == 400

@@ -16,8 +16,9 @@ def test_capability_statement(client):
 
 
 def test_create_read_update_over_http(client, tokens):
-    created = client.post("/fhir/Patient", headers=auth(tokens),
-                          json={"resourceType": "Patient", "name": [{"family": "孙"}]})
+    created = client.post(
+        "/fhir/Patient", headers=auth(tokens), json={"resourceType": "Patient", "name": [{"family": "孙"}]}
+    )
     assert created.status_code == 201
     location = created.headers["location"]
     pid = created.json()["id"]
@@ -28,7 +29,9 @@ def test_create_read_update_over_http(client, tokens):
     assert not_modified.status_code == 304
     body = read.json()
     body["gender"] = "male"
-    minimal = client.put(f"/fhir/Patient/{pid}", headers={**auth(tokens), "Prefer": "return=minimal"}, json=body)
+    minimal = client.put(
+        f"/fhir/Patient/{pid}", headers={**auth(tokens), "Prefer": "return=minimal"}, json=body
+    )
     assert minimal.status_code == 200 and minimal.content == b""
 
 
@@ -39,8 +42,11 @@ def test_malformed_json_is_an_operation_outcome(client, tokens):
 
 
 def test_invalid_resource_outcome_names_the_path(client, tokens):
-    res = client.post("/fhir/Patient", headers=auth(tokens),
-                      json={"resourceType": "Patient", "gender": "maybe", "birthDate": "19600101"})
+    res = client.post(
+        "/fhir/Patient",
+        headers=auth(tokens),
+        json={"resourceType": "Patient", "gender": "maybe", "birthDate": "19600101"},
+    )
     assert res.status_code == 400
     expressions = {i["expression"][0] for i in res.json()["issue"]}
     assert "Patient.birthDate" in expressions
@@ -48,9 +54,11 @@ def test_invalid_resource_outcome_names_the_path(client, tokens):
 
 def test_search_by_post_form(client, tokens):
     client.post("/fhir/Patient", headers=auth(tokens), json={"resourceType": "Patient", "gender": "female"})
-    res = client.post("/fhir/Patient/_search", headers={"Authorization": "Bearer t-admin",
-                                                         "Content-Type": "application/x-www-form-urlencoded"},
-                      content=b"gender=female")
+    res = client.post(
+        "/fhir/Patient/_search",
+        headers={"Authorization": "Bearer t-admin", "Content-Type": "application/x-www-form-urlencoded"},
+        content=b"gender=female",
+    )
     assert res.status_code == 200 and res.json()["total"] == 1
 
 

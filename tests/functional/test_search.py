@@ -16,14 +16,18 @@ def ids(response) -> list[str]:
 @pytest.fixture
 def people(fhir):
     def make(family, given, birth, gender, city, phone, mrn):
-        return fhir.post("Patient", {
-            "resourceType": "Patient",
-            "identifier": [{"system": "urn:mrn", "value": mrn}],
-            "name": [{"family": family, "given": [given]}],
-            "gender": gender, "birthDate": birth,
-            "telecom": [{"system": "phone", "value": phone}],
-            "address": [{"city": city}],
-        }).resource()["id"]
+        return fhir.post(
+            "Patient",
+            {
+                "resourceType": "Patient",
+                "identifier": [{"system": "urn:mrn", "value": mrn}],
+                "name": [{"family": family, "given": [given]}],
+                "gender": gender,
+                "birthDate": birth,
+                "telecom": [{"system": "phone", "value": phone}],
+                "address": [{"city": city}],
+            },
+        ).resource()["id"]
 
     return {
         "zhang": make("张", "伟", "1958-02-01", "male", "杭州市", "13800000001", "M1"),
@@ -34,7 +38,8 @@ def people(fhir):
 
 def observation(patient_id, code, value, unit, when, encounter=None):
     obs = {
-        "resourceType": "Observation", "status": "final",
+        "resourceType": "Observation",
+        "status": "final",
         "code": {"coding": [{"system": LOINC, "code": code}], "text": "血糖 glucose"},
         "subject": {"reference": f"Patient/{patient_id}"},
         "effectiveDateTime": when,
@@ -119,13 +124,16 @@ def test_last_updated_and_missing(fhir, people):
     assert fhir.get("Patient?birthdate:missing=true").resource()["total"] == 1
 
 
-@pytest.mark.parametrize("query, fragment", [
-    ("Patient?patinet=1", "Unknown search parameter 'patinet'"),
-    ("Patient?birthdate=yesterday", "not a valid date"),
-    ("Patient?_count=-1", "must not be negative"),
-    ("Patient?_sort=colour", "unknown parameter"),
-    ("Observation?_include=Observation:code", "not a reference parameter"),
-])
+@pytest.mark.parametrize(
+    "query, fragment",
+    [
+        ("Patient?patinet=1", "Unknown search parameter 'patinet'"),
+        ("Patient?birthdate=yesterday", "not a valid date"),
+        ("Patient?_count=-1", "must not be negative"),
+        ("Patient?_sort=colour", "unknown parameter"),
+        ("Observation?_include=Observation:code", "not a reference parameter"),
+    ],
+)
 def test_bad_searches_are_400_with_a_reason(fhir, query, fragment):
     with pytest.raises(FhirError) as err:
         fhir.get(query)

@@ -12,29 +12,52 @@ def tx(*entries, kind="transaction") -> dict:
 
 
 def post(full_url, resource, **request) -> dict:
-    return {"fullUrl": full_url, "resource": resource,
-            "request": {"method": "POST", "url": resource["resourceType"], **request}}
+    return {
+        "fullUrl": full_url,
+        "resource": resource,
+        "request": {"method": "POST", "url": resource["resourceType"], **request},
+    }
 
 
-ORG = {"resourceType": "Organization", "identifier": [{"system": "urn:uscc", "value": "12330100"}],
-       "name": "滨江市第一人民医院"}
+ORG = {
+    "resourceType": "Organization",
+    "identifier": [{"system": "urn:uscc", "value": "12330100"}],
+    "name": "滨江市第一人民医院",
+}
 
 
 def patient_bundle(suffix: str) -> dict:
     return tx(
         post("urn:uuid:org", ORG, ifNoneExist="identifier=urn:uscc|12330100"),
-        post(f"urn:uuid:p{suffix}", {"resourceType": "Patient", "name": [{"family": "赵", "given": [suffix]}],
-                                     "managingOrganization": {"reference": "urn:uuid:org"}}),
-        post(f"urn:uuid:e{suffix}", {"resourceType": "Encounter", "status": "finished",
-                                     "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                                               "code": "AMB"},
-                                     "subject": {"reference": f"urn:uuid:p{suffix}"},
-                                     "serviceProvider": {"reference": "urn:uuid:org"}}),
-        post(f"urn:uuid:o{suffix}", {"resourceType": "Observation", "status": "final",
-                                     "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-                                     "subject": {"reference": f"urn:uuid:p{suffix}"},
-                                     "encounter": {"reference": f"urn:uuid:e{suffix}"},
-                                     "valueQuantity": {"value": 72, "unit": "/min"}}),
+        post(
+            f"urn:uuid:p{suffix}",
+            {
+                "resourceType": "Patient",
+                "name": [{"family": "赵", "given": [suffix]}],
+                "managingOrganization": {"reference": "urn:uuid:org"},
+            },
+        ),
+        post(
+            f"urn:uuid:e{suffix}",
+            {
+                "resourceType": "Encounter",
+                "status": "finished",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                "subject": {"reference": f"urn:uuid:p{suffix}"},
+                "serviceProvider": {"reference": "urn:uuid:org"},
+            },
+        ),
+        post(
+            f"urn:uuid:o{suffix}",
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                "subject": {"reference": f"urn:uuid:p{suffix}"},
+                "encounter": {"reference": f"urn:uuid:e{suffix}"},
+                "valueQuantity": {"value": 72, "unit": "/min"},
+            },
+        ),
     )
 
 
@@ -66,8 +89,17 @@ def test_a_failing_transaction_writes_nothing(fhir):
 
 
 def test_unresolvable_urn_reference_is_rejected(fhir):
-    bundle = tx(post("urn:uuid:x", {"resourceType": "Observation", "status": "final",
-                                    "code": {"text": "x"}, "subject": {"reference": "urn:uuid:nowhere"}}))
+    bundle = tx(
+        post(
+            "urn:uuid:x",
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "x"},
+                "subject": {"reference": "urn:uuid:nowhere"},
+            },
+        )
+    )
     with pytest.raises(FhirError) as err:
         fhir.post("", bundle)
     assert "urn:uuid:nowhere" in str(err.value)
@@ -76,24 +108,38 @@ def test_unresolvable_urn_reference_is_rejected(fhir):
 def test_transaction_put_delete_and_get(fhir):
     fhir.put("Patient/keep", {"resourceType": "Patient", "id": "keep", "gender": "male"})
     fhir.put("Patient/drop", {"resourceType": "Patient", "id": "drop"})
-    result = fhir.post("", tx(
-        {"resource": {"resourceType": "Patient", "id": "keep", "gender": "female"},
-         "request": {"method": "PUT", "url": "Patient/keep"}},
-        {"request": {"method": "DELETE", "url": "Patient/drop"}},
-        {"request": {"method": "GET", "url": "Patient?gender=female"}},
-    )).resource()
+    result = fhir.post(
+        "",
+        tx(
+            {
+                "resource": {"resourceType": "Patient", "id": "keep", "gender": "female"},
+                "request": {"method": "PUT", "url": "Patient/keep"},
+            },
+            {"request": {"method": "DELETE", "url": "Patient/drop"}},
+            {"request": {"method": "GET", "url": "Patient?gender=female"}},
+        ),
+    ).resource()
     statuses = [e["response"]["status"] for e in result["entry"]]
     assert statuses[0].startswith("200") and statuses[1].startswith("204")
     assert result["entry"][2]["resource"]["total"] == 1
 
 
 def test_batch_reports_each_entry_on_its_own(fhir):
-    result = fhir.post("", tx(
-        {"resource": {"resourceType": "Patient", "gender": "male"}, "request": {"method": "POST", "url": "Patient"}},
-        {"resource": {"resourceType": "Patient", "birthDate": "1990-02-30"}, "request": {"method": "POST", "url": "Patient"}},
-        {"request": {"method": "GET", "url": "Patient/none"}},
-        kind="batch",
-    )).resource()
+    result = fhir.post(
+        "",
+        tx(
+            {
+                "resource": {"resourceType": "Patient", "gender": "male"},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {
+                "resource": {"resourceType": "Patient", "birthDate": "1990-02-30"},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {"request": {"method": "GET", "url": "Patient/none"}},
+            kind="batch",
+        ),
+    ).resource()
     assert [e["response"]["status"] for e in result["entry"]] == ["201", "400", "404"]
     assert result["entry"][1]["response"]["outcome"]["resourceType"] == "OperationOutcome"
     assert fhir.get("Patient").resource()["total"] == 1

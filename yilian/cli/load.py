@@ -18,7 +18,9 @@ from yilian.ingest.fhir_files import count_sources
 
 
 def load(
-    paths: list[Path] = typer.Argument(..., help="Bundle .json, .ndjson, .tar.gz archives or folders of them."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Bundle .json, .ndjson, .tar.gz archives or folders of them."
+    ),
     workers: int = typer.Option(
         min(2, os.cpu_count() or 1), help="Processes that parse and validate ahead of the writer (0: none)."
     ),
@@ -29,8 +31,13 @@ def load(
     if missing:
         raise fail(f"No such file or folder: {', '.join(map(str, missing))}")
     started = time.perf_counter()
-    columns = (TextColumn("[bold]载入 Loading"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[entries]} resources"), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]载入 Loading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[entries]} resources"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("load", total=count_sources(paths), entries=0)
 
@@ -38,8 +45,9 @@ def load(
             progress.update(task, advance=1, entries=stats.entries)
 
         try:
-            stats = load_paths(gate(), operator(), paths, workers=workers, on_source=advance,
-                               stop_on_error=stop_on_error)
+            stats = load_paths(
+                gate(), operator(), paths, workers=workers, on_source=advance, stop_on_error=stop_on_error
+            )
         except FhirError as err:
             raise fail(err) from None
     _summary(stats, time.perf_counter() - started)

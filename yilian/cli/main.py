@@ -10,7 +10,9 @@ from yilian.cli.common import console, fail, gate, settings
 from yilian.config import Settings
 from yilian.fhir.outcomes import FhirError
 
-app = typer.Typer(help="Yilian 医联: medical-alliance health information exchange (FHIR R4).", no_args_is_help=True)
+app = typer.Typer(
+    help="Yilian 医联: medical-alliance health information exchange (FHIR R4).", no_args_is_help=True
+)
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
 users = typer.Typer(help="Users and access tokens.", no_args_is_help=True)
 app.add_typer(db, name="db")
@@ -61,8 +63,10 @@ def demo(
         summary = load_demo(gate(), patients=patients, seed=seed, console=console)
     except FhirError as err:
         raise fail(err) from None
-    console.print(f"演示医联体已载入 Demo alliance loaded: {summary.members} members, "
-                  f"{summary.bundles} feeds, {summary.resources} resources")
+    console.print(
+        f"演示医联体已载入 Demo alliance loaded: {summary.members} members, "
+        f"{summary.bundles} feeds, {summary.resources} resources"
+    )
     table = Table(title="演示用户 Demo users (access tokens)")
     for col in ("user", "name", "member", "roles", "token"):
         table.add_column(col, no_wrap=col in ("user", "token", "member"))
@@ -103,6 +107,7 @@ def users_list() -> None:
 def show_settings() -> None:
     """Show every setting, its environment variable, current value and meaning."""
     table = Table("variable", "value", "meaning")
+    table.columns[0].no_wrap = True
     current = settings()
     for name, field in Settings.model_fields.items():
         value = getattr(current, name)

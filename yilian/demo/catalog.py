@@ -132,12 +132,14 @@ def _same(low: float | None, high: float | None) -> dict:
 
 # SI units as Chinese labs report them, so the molar-concentration LOINC codes.
 TESTS: dict[str, Test] = {
-    "glucose": Test("14771-0", "Fasting glucose [Moles/volume] in Serum or Plasma", "空腹血糖", "mmol/L", 1, **_same(3.9, 6.1)),
+    "glucose": Test("14771-0", "Fasting glucose [Moles/volume] in Serum or Plasma", "空腹血糖", "mmol/L", 1,
+                    **_same(3.9, 6.1)),
     "hba1c": Test("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "糖化血红蛋白", "%", 1,
                   **_same(4.0, 6.0)),
-    "tc": Test("14647-2", "Cholesterol [Moles/volume] in Serum or Plasma", "总胆固醇", "mmol/L", 2, **_same(None, 5.2)),
-    "ldl": Test("22748-8", "Cholesterol in LDL [Moles/volume] in Serum or Plasma", "低密度脂蛋白胆固醇", "mmol/L", 2,
-                **_same(None, 3.4)),
+    "tc": Test("14647-2", "Cholesterol [Moles/volume] in Serum or Plasma", "总胆固醇", "mmol/L", 2,
+               **_same(None, 5.2)),
+    "ldl": Test("22748-8", "Cholesterol in LDL [Moles/volume] in Serum or Plasma", "低密度脂蛋白胆固醇",
+                "mmol/L", 2, **_same(None, 3.4)),
     "creatinine": Test("14682-9", "Creatinine [Moles/volume] in Serum or Plasma", "肌酐", "umol/L", 0,
                        (57, 111), (41, 81)),
     "potassium": Test("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "钾", "mmol/L", 2,

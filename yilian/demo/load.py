@@ -47,19 +47,30 @@ def load_demo(gate: Gate, *, patients: int, seed: int, console: Console | None =
 
 
 def member_system(member_id: str) -> Caller:
-    return Caller(f"system:{member_id}", f"{member_id} HIS", member_id, frozenset({"member-system"}), "HOPERAT")
+    return Caller(
+        f"system:{member_id}", f"{member_id} HIS", member_id, frozenset({"member-system"}), "HOPERAT"
+    )
 
 
 def _post(gate: Gate, caller: Caller, entries: list[tuple[str, str, dict]]) -> None:
-    bundle = {"resourceType": "Bundle", "type": "transaction",
-              "entry": [{"resource": r, "request": {"method": m, "url": u}} for m, u, r in entries]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": r, "request": {"method": m, "url": u}} for m, u, r in entries],
+    }
     handle(gate, caller, FhirRequest("POST", "", body=bundle))
 
 
 DEMO_USERS = (
     # (id, name, member type to attach to, roles, token)
     ("dr.zhang", "张医生 Dr Zhang", "tertiary-hospital", ["clinician"], "demo-clinician"),
-    ("fd.wang", "王医生（家庭医生）Dr Wang", "community-health-centre", ["family-doctor"], "demo-family-doctor"),
+    (
+        "fd.wang",
+        "王医生（家庭医生）Dr Wang",
+        "community-health-centre",
+        ["family-doctor"],
+        "demo-family-doctor",
+    ),
     ("it.chen", "陈工（信息科）Chen, IT", "secondary-hospital", ["member-it"], "demo-member-it"),
     ("admin", "联盟管理员 Alliance admin", None, ["admin"], "demo-admin"),
 )

@@ -48,8 +48,9 @@ async def fhir_endpoint(path: str, request: Request) -> Response:
     def run() -> FhirResponse:
         caller = None
         if path.strip("/") != "metadata":
-            caller = authenticate(gate.engine, request.headers.get("authorization"),
-                                  request.headers.get("x-purpose-of-use"))
+            caller = authenticate(
+                gate.engine, request.headers.get("authorization"), request.headers.get("x-purpose-of-use")
+            )
         return handle(gate, caller, fhir_request)
 
     from starlette.concurrency import run_in_threadpool

@@ -37,7 +37,9 @@ def searchset(
     if total is not None:
         bundle["total"] = total
     bundle["link"] = page_links(base, path, query, offset, count, len(matches), total)
-    bundle["entry"] = [entry(base, m, "match") for m in matches] + [entry(base, i, "include") for i in included]
+    bundle["entry"] = [entry(base, m, "match") for m in matches] + [
+        entry(base, i, "include") for i in included
+    ]
     return bundle
 
 
@@ -68,7 +70,10 @@ def history_bundle(base: str, versions: list[Stored]) -> dict:
             e["resource"] = resource_fragment(v)
         url = v.type if v.method == "POST" else f"{v.type}/{v.id}"
         e["request"] = {"method": v.method, "url": url}
-        e["response"] = {"status": "201" if v.method == "POST" else ("204" if v.deleted else "200"),
-                         "etag": v.etag, "lastModified": instant(v.last_updated)}
+        e["response"] = {
+            "status": "201" if v.method == "POST" else ("204" if v.deleted else "200"),
+            "etag": v.etag,
+            "lastModified": instant(v.last_updated),
+        }
         entries.append(e)
     return {"resourceType": "Bundle", "type": "history", "total": len(entries), "entry": entries}

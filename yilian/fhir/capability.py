@@ -10,10 +10,32 @@ from yilian.store.search.params import search_params
 
 # The resource types the alliance works with and tests (every R4 type is accepted and stored).
 CORE_TYPES = (
-    "Patient", "Practitioner", "PractitionerRole", "Organization", "Encounter", "Condition", "Observation",
-    "DiagnosticReport", "ImagingStudy", "MedicationRequest", "MedicationStatement", "AllergyIntolerance",
-    "Procedure", "Immunization", "ServiceRequest", "Task", "Consent", "AuditEvent", "DocumentReference",
-    "CarePlan", "EpisodeOfCare", "Flag", "Appointment", "Questionnaire", "QuestionnaireResponse", "Provenance",
+    "Patient",
+    "Practitioner",
+    "PractitionerRole",
+    "Organization",
+    "Encounter",
+    "Condition",
+    "Observation",
+    "DiagnosticReport",
+    "ImagingStudy",
+    "MedicationRequest",
+    "MedicationStatement",
+    "AllergyIntolerance",
+    "Procedure",
+    "Immunization",
+    "ServiceRequest",
+    "Task",
+    "Consent",
+    "AuditEvent",
+    "DocumentReference",
+    "CarePlan",
+    "EpisodeOfCare",
+    "Flag",
+    "Appointment",
+    "Questionnaire",
+    "QuestionnaireResponse",
+    "Provenance",
 )
 SEARCHABLE_KINDS = ("string", "token", "date", "reference", "quantity", "number", "uri")
 
@@ -25,12 +47,19 @@ def capability_statement(settings: Settings) -> dict:
         "date": "2026-11-24",
         "kind": "instance",
         "software": {"name": "Yilian 医联", "version": __version__},
-        "implementation": {"description": "Yilian medical-alliance health information exchange",
-                           "url": settings.base_url},
+        "implementation": {
+            "description": "Yilian medical-alliance health information exchange",
+            "url": settings.base_url,
+        },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "rest": [{"mode": "server", "resource": _resources(),
-                  "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}]}],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": _resources(),
+                "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+            }
+        ],
     }
 
 
@@ -46,18 +75,34 @@ def _resources() -> list[dict]:
             "conditionalCreate": True,
             "conditionalUpdate": True,
             "conditionalDelete": "single",
-            "interaction": [{"code": c} for c in ("read", "vread", "update", "delete", "history-instance",
-                                                   "history-type", "create", "search-type")],
+            "interaction": [
+                {"code": c}
+                for c in (
+                    "read",
+                    "vread",
+                    "update",
+                    "delete",
+                    "history-instance",
+                    "history-type",
+                    "create",
+                    "search-type",
+                )
+            ],
             "searchInclude": ["*"],
             "searchRevInclude": ["*"],
             "searchParam": [
                 {"name": code, "type": p.type}
                 for code, p in sorted(search_params(rtype).items())
                 if p.type in SEARCHABLE_KINDS
-            ] + [{"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"}],
+            ]
+            + [{"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"}],
         }
         if rtype == "Patient":
-            entry["operation"] = [{"name": "everything",
-                                   "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]
+            entry["operation"] = [
+                {
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                }
+            ]
         out.append(entry)
     return out

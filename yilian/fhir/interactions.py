@@ -123,8 +123,14 @@ def search(repo: GatedRepository, req: FhirRequest, rtype: str) -> FhirResponse:
     if query.summary == "count":
         return FhirResponse(200, {"resourceType": "Bundle", "type": "searchset", "total": result.total})
     bundle = bundles.searchset(
-        base, rtype, pairs, result.matches, result.included,
-        total=result.total, offset=query.offset, count=query.count,
+        base,
+        rtype,
+        pairs,
+        result.matches,
+        result.included,
+        total=result.total,
+        offset=query.offset,
+        count=query.count,
     )
     return FhirResponse(200, bundle)
 

@@ -90,6 +90,21 @@ def _operation(
     raise not_supported(f"Operation {name} is not supported on {rtype}{' instances' if rid_id else ''}")
 
 
+def handle_group(gate: Gate, caller: Caller, requests: list[FhirRequest]) -> list[FhirResponse | FhirError]:
+    """Run write requests in ONE database transaction, each in a savepoint of its own: a failed one is
+    undone alone and returned as its FhirError. Bulk loaders use it so that index pages dirtied by one
+    Bundle are written once for many (a commit per Bundle rewrites the same pages again and again)."""
+    results: list[FhirResponse | FhirError] = []
+    with gate.writing(caller) as repo:
+        for request in requests:
+            try:
+                with repo.conn.begin_nested():
+                    results.append(dispatch(repo, request))
+            except FhirError as err:
+                results.append(err)
+    return results
+
+
 def safe_handle(gate: Gate, caller: Caller, request: FhirRequest) -> FhirResponse:
     """`handle`, with FhirErrors turned into OperationOutcome responses (for transports that want that)."""
     try:

@@ -151,4 +151,3 @@ def _batch(repo: GatedRepository, entries: list) -> FhirResponse:
             out = {"response": {"status": str(err.status), "outcome": err.outcome()}}
         results.append(out)
     return FhirResponse(200, {"resourceType": "Bundle", "type": "batch-response", "entry": results})
-

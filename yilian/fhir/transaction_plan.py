@@ -76,8 +76,9 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
         raise invalid_resource(problems[:200])
     for step in plan.posts():
         member = policy.member_for_write(caller, member_of(step.resource))
-        step.prepared = prepare(step.resource, rid=0, rid_id=step.rid_id, version=1, now=plan.now,
-                                member=member)
+        step.prepared = prepare(
+            step.resource, rid=0, rid_id=step.rid_id, version=1, now=plan.now, member=member
+        )
     return plan
 
 
@@ -92,7 +93,9 @@ def parse_entry(i: int, entry: dict) -> Step:
     url = urlsplit(request["url"])
     parts = [p for p in url.path.strip("/").split("/") if p]
     if not parts or not is_known_resource_type(parts[0]):
-        raise bad_request(f"'{request['url']}' does not name a resource type", location=f"{where}.request.url")
+        raise bad_request(
+            f"'{request['url']}' does not name a resource type", location=f"{where}.request.url"
+        )
     resource = entry.get("resource")
     if method in ("POST", "PUT") and not isinstance(resource, dict):
         raise bad_request(f"A {method} entry needs a resource", location=f"{where}.resource")
@@ -133,16 +136,20 @@ def _conditional_target(step: Step, resolver: Resolver | None) -> str | None:
 
 def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | None) -> None:
     where = f"Bundle.entry[{step.index}].resource"
-    stack: list = [step.resource]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            ref = node.get("reference")
-            if ref.__class__ is str and (ref.startswith("urn:") or "?" in ref):
-                node["reference"] = _resolve_reference(ref, refs, resolver, where)
-            stack.extend(v for k, v in node.items() if v.__class__ in (dict, list) and k != "contained")
-        else:
-            stack.extend(v for v in node if v.__class__ in (dict, list))
+
+    def walk(node: dict) -> None:
+        ref = node.get("reference")
+        if ref.__class__ is str and (ref.startswith("urn:") or "?" in ref):
+            node["reference"] = _resolve_reference(ref, refs, resolver, where)
+        for key, value in node.items():
+            if value.__class__ is dict:
+                walk(value)
+            elif value.__class__ is list and key != "contained":
+                for item in value:
+                    if item.__class__ is dict:
+                        walk(item)
+
+    walk(step.resource)
 
 
 def _resolve_reference(ref: str, refs: dict[str, str], resolver: Resolver | None, where: str) -> str:

@@ -98,8 +98,9 @@ def _walk(obj: dict, table: tuple) -> list | None:
             if groups is None:
                 groups = {group: k}
             elif group in groups:
-                out = _add(out, (k, f"only one of {group} is allowed, found '{groups[group]}' and '{k}'",
-                                 STRUCTURE))
+                out = _add(
+                    out, (k, f"only one of {group} is allowed, found '{groups[group]}' and '{k}'", STRUCTURE)
+                )
             else:
                 groups[group] = k
         if many:
@@ -163,8 +164,14 @@ def _array_issues(out: list | None, obj: dict, k: str, v: list, s: tuple) -> lis
     for i, x in enumerate(v):
         if x is None and kind not in (K_OBJ, K_RES):
             if sibling not in obj:
-                out = _add(out, (f"{k}[{i}]", "null is only allowed when the matching "
-                                              f"'{sibling}' item is present", STRUCTURE))
+                out = _add(
+                    out,
+                    (
+                        f"{k}[{i}]",
+                        f"null is only allowed when the matching '{sibling}' item is present",
+                        STRUCTURE,
+                    ),
+                )
             continue
         if kind == K_OBJ:
             sub = _walk(x, arg) if type(x) is dict else [("", "expected a JSON object", STRUCTURE)]
@@ -213,6 +220,7 @@ def _join(prefix: str, rel: str) -> str:
 
 
 # --- messages (only built when something is wrong) -----------------------------------------------
+
 
 def _show(v) -> str:
     if type(v) is str:
@@ -353,8 +361,11 @@ def _compiled() -> _Compiled:
         _fill_tables(sd, tables, checkers)
     frozen = {key: (specs, tuple(req), is_res) for key, (specs, req, is_res) in tables.items()}
     _relink(frozen)
-    concrete = {sd["type"]: frozen[sd["type"]] for sd in complex_sds
-                if sd["kind"] == "resource" and not sd.get("abstract")}
+    concrete = {
+        sd["type"]: frozen[sd["type"]]
+        for sd in complex_sds
+        if sd["kind"] == "resource" and not sd.get("abstract")
+    }
     return _Compiled(resources=concrete, names=frozenset(concrete), tables=frozen)
 
 
@@ -387,8 +398,9 @@ def _fill_tables(sd: dict, tables: dict, checkers: dict) -> None:
             required.append((name, tuple(keys)))
 
 
-def _element_specs(el: dict, name: str, specs: dict, tables: dict, checkers: dict,
-                   top_of_resource: bool) -> list[str]:
+def _element_specs(
+    el: dict, name: str, specs: dict, tables: dict, checkers: dict, top_of_resource: bool
+) -> list[str]:
     """Register the JSON keys of one element definition; return those that satisfy min >= 1."""
     many = el["max"] != "1"
     if name.endswith("[x]"):

@@ -19,8 +19,16 @@ from yilian.store.tables import compartment, resources
 R = resources.c
 
 DIRECTORY_TYPES = (
-    "Organization", "Practitioner", "PractitionerRole", "Location", "HealthcareService", "Endpoint",
-    "Questionnaire", "Medication", "CapabilityStatement", "SearchParameter",
+    "Organization",
+    "Practitioner",
+    "PractitionerRole",
+    "Location",
+    "HealthcareService",
+    "Endpoint",
+    "Questionnaire",
+    "Medication",
+    "CapabilityStatement",
+    "SearchParameter",
 )
 CARE_ROLES = ("clinician", "nurse", "family-doctor", "pharmacist")
 MEMBER_ROLES = ("member-system", "member-it")
@@ -46,9 +54,7 @@ def check_write(caller: Caller, rtype: str, existing_member: str | None) -> None
     if not caller.has(*CARE_ROLES, *MEMBER_ROLES):
         raise forbidden(f"Your roles ({', '.join(sorted(caller.roles)) or 'none'}) cannot write {rtype}")
     if existing_member and existing_member != caller.organization:
-        raise forbidden(
-            f"This {rtype} belongs to member {existing_member}; only that member can change it"
-        )
+        raise forbidden(f"This {rtype} belongs to member {existing_member}; only that member can change it")
 
 
 def member_for_write(caller: Caller, resource_member: str | None) -> str | None:
@@ -57,5 +63,3 @@ def member_for_write(caller: Caller, resource_member: str | None) -> str | None:
     if caller.has("admin"):
         return resource_member or caller.organization
     return caller.organization
-
-

@@ -164,9 +164,7 @@ class GatedRepository:
         return repository.delete_version(self.conn, existing)
 
     def _visible(self, stored: Stored) -> bool:
-        return bool(
-            repository.fetch(self.conn, [R.rid == stored.rid, self.scope], limit=1)
-        )
+        return bool(repository.fetch(self.conn, [R.rid == stored.rid, self.scope], limit=1))
 
     def search_param_names(self, rtype: str) -> list[str]:
         return sorted(search_params(rtype))

@@ -36,7 +36,11 @@ def token_hash(token: str) -> str:
 
 
 def add_user(
-    engine: Engine, user_id: str, name: str, organization: str | None, roles: list[str],
+    engine: Engine,
+    user_id: str,
+    name: str,
+    organization: str | None,
+    roles: list[str],
     token: str | None = None,
 ) -> str:
     """Create or replace a user; returns their bearer token (a new random one unless given)."""
@@ -44,8 +48,14 @@ def add_user(
     if unknown:
         raise bad_request(f"Unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
     token = token or secrets.token_urlsafe(24)
-    row = {"id": user_id, "name": name, "organization": organization, "roles": " ".join(sorted(roles)),
-           "token_hash": token_hash(token), "active": True}
+    row = {
+        "id": user_id,
+        "name": name,
+        "organization": organization,
+        "roles": " ".join(sorted(roles)),
+        "token_hash": token_hash(token),
+        "active": True,
+    }
     with engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
         conn.execute(users.delete().where(U.id == user_id))
         conn.execute(users.insert().values(**row))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.outcomes import FhirError
-from yilian.fhir.router import handle
+from yilian.fhir.router import handle_group
 from yilian.fhir.transaction_plan import NeedsDatabase, Plan, plan_transaction
 from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
@@ -39,34 +39,67 @@ class LoadStats:
 Planned = tuple[Source, list[Plan] | None, FhirError | None]
 
 
+GROUP_ENTRIES = 4000  # entries committed together (each Bundle still all-or-nothing in its savepoint)
+
+
 def load_paths(
-    gate: Gate, caller: Caller, paths: list[Path], *, workers: int = 0,
-    on_source: Callable[[LoadStats], None] | None = None, stop_on_error: bool = False,
+    gate: Gate,
+    caller: Caller,
+    paths: list[Path],
+    *,
+    workers: int = 0,
+    on_source: Callable[[LoadStats], None] | None = None,
+    stop_on_error: bool = False,
 ) -> LoadStats:
     stats = LoadStats()
+    group: list[tuple[Source, FhirRequest]] = []
+
+    def flush() -> None:
+        _apply_group(gate, caller, group, stats, stop_on_error)
+        if on_source:
+            for _ in {id(source) for source, _ in group}:
+                on_source(stats)
+        group.clear()
+
     for source, plans, error in _planned(iter_sources(paths), caller, workers):
         if error is not None:
             _reject(stats, source, error, stop_on_error)
-        elif plans is None:
-            for bundle in to_bundles(source):
-                _apply(gate, caller, FhirRequest("POST", "", body=bundle), stats, source, stop_on_error)
+            if on_source:
+                on_source(stats)
+            continue
+        if plans is None:
+            group += [(source, FhirRequest("POST", "", body=b)) for b in to_bundles(source)]
         else:
-            for plan in plans:
-                _apply(gate, caller, FhirRequest("POST", "", plan=plan), stats, source, stop_on_error)
-        if on_source:
-            on_source(stats)
+            group += [(source, FhirRequest("POST", "", plan=p)) for p in plans]
+        if sum(_size(r) for _, r in group) >= GROUP_ENTRIES:
+            flush()
+    flush()
     return stats
 
 
-def _apply(gate: Gate, caller: Caller, req: FhirRequest, stats: LoadStats, source: Source, stop: bool) -> None:
-    try:
-        response = handle(gate, caller, req)
-    except FhirError as err:
-        _reject(stats, source, err, stop)
+def _size(req: FhirRequest) -> int:
+    return len(req.plan.steps) if req.plan is not None else len(req.body.get("entry") or [])
+
+
+def _apply_group(
+    gate: Gate, caller: Caller, group: list[tuple[Source, FhirRequest]], stats: LoadStats, stop: bool
+) -> None:
+    if not group:
         return
-    entries = response.body["entry"]
-    types = [s.rtype for s in req.plan.steps] if req.plan else [
-        e.get("resource", {}).get("resourceType", "?") for e in req.body["entry"]]
+    results = handle_group(gate, caller, [req for _, req in group])
+    for (source, req), result in zip(group, results, strict=True):
+        if isinstance(result, FhirError):
+            _reject(stats, source, result, stop)
+        else:
+            _count(req, result.body["entry"], stats)
+
+
+def _count(req: FhirRequest, entries: list[dict], stats: LoadStats) -> None:
+    types = (
+        [s.rtype for s in req.plan.steps]
+        if req.plan
+        else [e.get("resource", {}).get("resourceType", "?") for e in req.body["entry"]]
+    )
     for rtype, result in zip(types, entries, strict=True):
         stats.by_type[rtype] += 1
         if result["response"]["status"].startswith("201"):

@@ -57,7 +57,9 @@ def count_sources(paths: list[Path]) -> int:
             total += count_sources(sorted(p for p in path.rglob("*") if p.is_file()))
         elif path.name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(path) as tar:
-                total += sum(1 for m in tar.getmembers() if m.isfile() and m.name.endswith((".json", ".ndjson")))
+                total += sum(
+                    1 for m in tar.getmembers() if m.isfile() and m.name.endswith((".json", ".ndjson"))
+                )
         elif path.suffix in (".json", ".ndjson"):
             total += 1
     return total
@@ -105,7 +107,11 @@ def _as_transaction(resources: list[dict]) -> dict:
 def add_identity_conditions(bundle: dict) -> None:
     for entry in bundle.get("entry", []):
         res, req = entry.get("resource") or {}, entry.get("request") or {}
-        if res.get("resourceType") in DEDUPED_TYPES and req.get("method") == "POST" and "ifNoneExist" not in req:
+        if (
+            res.get("resourceType") in DEDUPED_TYPES
+            and req.get("method") == "POST"
+            and "ifNoneExist" not in req
+        ):
             ident = next((i for i in res.get("identifier", []) if i.get("system") and i.get("value")), None)
             if ident:
                 token = quote(f"{ident['system']}|{ident['value']}", safe="|:/")

@@ -71,7 +71,7 @@ def allocate_rids(conn: Connection, n: int) -> Sequence[int]:
 
 
 def string_prefix_upper(prefix: str) -> str:
-    """The smallest string greater than every string starting with prefix (for index-friendly prefix match)."""
+    """A string above every string that starts with prefix (an index-friendly prefix match)."""
     return prefix + "\U0010ffff"
 
 

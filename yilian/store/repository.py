@@ -13,7 +13,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, and_, delete, false, func, literal, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    false,
+    func,
+    literal,
+    select,
+    union_all,
+    update,
+)
 
 from yilian.fhir.outcomes import conflict, gone, not_found, precondition_failed
 from yilian.store import dialect
@@ -115,7 +126,12 @@ def current(conn: Connection, rtype: str, rid_id: str, *, lock: bool = False) ->
 
 
 def write_version(
-    conn: Connection, existing: Stored | None, resource: dict, *, member: str | None, if_match: str | None = None
+    conn: Connection,
+    existing: Stored | None,
+    resource: dict,
+    *,
+    member: str | None,
+    if_match: str | None = None,
 ) -> tuple[Stored, bool]:
     """Store `resource` as the next version of `existing` (or create it with its own id).
 
@@ -130,8 +146,14 @@ def write_version(
     if not existing.deleted and _same_content(existing.resource(), resource):
         return existing, False
     now = max(time.time(), existing.last_updated + 1e-3)
-    p = prepare(resource, rid=existing.rid, rid_id=rid_id, version=existing.version + 1, now=now,
-                member=member or existing.member)
+    p = prepare(
+        resource,
+        rid=existing.rid,
+        rid_id=rid_id,
+        version=existing.version + 1,
+        now=now,
+        member=member or existing.member,
+    )
     _archive(conn, existing)
     _clear_indexes(conn, existing.rid)
     conn.execute(
@@ -149,12 +171,16 @@ def delete_version(conn: Connection, existing: Stored) -> Stored:
         return existing
     now = max(time.time(), existing.last_updated + 1e-3)
     version = existing.version + 1
-    stub = orjson.dumps({"resourceType": existing.type, "id": existing.id,
-                         "meta": {"versionId": str(version)}})
+    stub = orjson.dumps(
+        {"resourceType": existing.type, "id": existing.id, "meta": {"versionId": str(version)}}
+    )
     _archive(conn, existing)
     _clear_indexes(conn, existing.rid)
-    conn.execute(update(resources).where(R.rid == existing.rid)
-                 .values(version=version, last_updated=now, deleted=True, content=stub))
+    conn.execute(
+        update(resources)
+        .where(R.rid == existing.rid)
+        .values(version=version, last_updated=now, deleted=True, content=stub)
+    )
     return Stored(existing.rid, existing.type, existing.id, version, now, True, existing.member, stub)
 
 
@@ -180,8 +206,11 @@ def _same_content(old: dict, new: dict) -> bool:
 def _archive(conn: Connection, existing: Stored) -> None:
     conn.execute(
         resource_history.insert().values(
-            rid=existing.rid, version=existing.version, last_updated=existing.last_updated,
-            deleted=existing.deleted, method=_method(existing.version, existing.deleted),
+            rid=existing.rid,
+            version=existing.version,
+            last_updated=existing.last_updated,
+            deleted=existing.deleted,
+            method=_method(existing.version, existing.deleted),
             content=existing.content,
         )
     )
@@ -213,13 +242,23 @@ def vread(conn: Connection, rtype: str, rid_id: str, version: int, scope: Column
         stored = _stored(row)
     else:
         old = conn.execute(
-            select(H.rid, H.version, H.last_updated, H.deleted, H.method, H.content)
-            .where(H.rid == row.rid, H.version == version)
+            select(H.rid, H.version, H.last_updated, H.deleted, H.method, H.content).where(
+                H.rid == row.rid, H.version == version
+            )
         ).first()
         if old is None:
             raise not_found(f"{rtype}/{rid_id} has no version {version}")
-        stored = Stored(old.rid, rtype, rid_id, old.version, old.last_updated, old.deleted, row.member,
-                        old.content, old.method)
+        stored = Stored(
+            old.rid,
+            rtype,
+            rid_id,
+            old.version,
+            old.last_updated,
+            old.deleted,
+            row.member,
+            old.content,
+            old.method,
+        )
     if stored.deleted:
         raise gone(f"{rtype}/{rid_id} version {version} is a deletion")
     return stored
@@ -251,7 +290,9 @@ def history(
         current_q = current_q.where(R.last_updated >= since)
         old_q = old_q.where(H.last_updated >= since)
     both = union_all(current_q, old_q).subquery()
-    stmt = select(both).order_by(both.c.last_updated.desc(), both.c.version.desc()).limit(count).offset(offset)
+    stmt = (
+        select(both).order_by(both.c.last_updated.desc(), both.c.version.desc()).limit(count).offset(offset)
+    )
     return [_stored(row, row.method) for row in conn.execute(stmt)]
 
 
@@ -271,17 +312,27 @@ def compartment_rids(patient_id: str):  # noqa: ANN201 - a Select
 
 
 def everything(
-    conn: Connection, patient_id: str, scope: ColumnElement[bool], *, since: float | None = None,
-    types: Sequence[str] = (), limit: int, offset: int = 0,
+    conn: Connection,
+    patient_id: str,
+    scope: ColumnElement[bool],
+    *,
+    since: float | None = None,
+    types: Sequence[str] = (),
+    limit: int,
+    offset: int = 0,
 ) -> list[Stored]:
     """A patient's compartment plus the resources it references (Organization, Practitioner...)."""
     in_compartment = R.rid.in_(compartment_rids(patient_id))
     ref = idx_reference.c
     targets = (
-        select(ref.target_type, ref.target_id).where(ref.rid.in_(compartment_rids(patient_id))).distinct().subquery()
+        select(ref.target_type, ref.target_id)
+        .where(ref.rid.in_(compartment_rids(patient_id)))
+        .distinct()
+        .subquery()
     )
-    referenced = select(R.rid).join_from(resources, targets, and_(R.type == targets.c.target_type,
-                                                                   R.id == targets.c.target_id))
+    referenced = select(R.rid).join_from(
+        resources, targets, and_(R.type == targets.c.target_type, R.id == targets.c.target_id)
+    )
     conds = [R.deleted == false(), scope, in_compartment | R.rid.in_(referenced)]
     if since is not None:
         conds.append(R.last_updated >= since)
@@ -292,7 +343,10 @@ def everything(
 
 
 def referenced_by(
-    conn: Connection, rids: Sequence[int], params: Sequence[int] | None, target_type: str | None,
+    conn: Connection,
+    rids: Sequence[int],
+    params: Sequence[int] | None,
+    target_type: str | None,
     scope: ColumnElement[bool],
 ) -> list[Stored]:
     """Resources referenced from `rids` (through `params` when given): _include."""
@@ -308,7 +362,10 @@ def referenced_by(
 
 
 def referencing(
-    conn: Connection, targets: Sequence[Stored], source_type: str, params: Sequence[int] | None,
+    conn: Connection,
+    targets: Sequence[Stored],
+    source_type: str,
+    params: Sequence[int] | None,
     scope: ColumnElement[bool],
 ) -> list[Stored]:
     """Resources of `source_type` that reference any of `targets` (through `params`): _revinclude."""

@@ -26,7 +26,16 @@ class Prepared:
     patients: set[str]
 
     def resource_row(self) -> tuple:
-        return (self.rid, self.type, self.id, self.version, self.last_updated, False, self.member, self.content)
+        return (
+            self.rid,
+            self.type,
+            self.id,
+            self.version,
+            self.last_updated,
+            False,
+            self.member,
+            self.content,
+        )
 
 
 RESOURCE_COLUMNS = ("rid", "type", "id", "version", "last_updated", "deleted", "member", "content")
@@ -68,8 +77,9 @@ def prepare(
         values = getattr(rows, name)
         if values:
             # Key columns cannot be NULL: an absent system or unit is ''. A set drops repeated values.
-            index[name] = list({(param_key(rtype, v[0]), *("" if x is None else x for x in v[1:]))
-                                for v in values})
+            index[name] = list(
+                {(param_key(rtype, v[0]), *("" if x is None else x for x in v[1:])) for v in values}
+            )
     patients = compartment_patients(resource, rows)
     content = orjson.dumps(resource)
     return Prepared(rid, rtype, rid_id, version, now, member, content, index, patients)

@@ -61,8 +61,14 @@ NO_ROWID = {"sqlite_with_rowid": False}
 
 
 def _index_table(name: str, *columns: Column, search: tuple[str, ...]) -> Table:
-    table = Table(name, metadata, Column("rid", RID, primary_key=True, autoincrement=False),
-                  Column("param", Integer, primary_key=True, autoincrement=False), *columns, **NO_ROWID)
+    table = Table(
+        name,
+        metadata,
+        Column("rid", RID, primary_key=True, autoincrement=False),
+        Column("param", Integer, primary_key=True, autoincrement=False),
+        *columns,
+        **NO_ROWID,
+    )
     Index(f"ix_{name}", *(table.c[c] for c in search), table.c.rid)
     return table
 
@@ -75,7 +81,9 @@ idx_string = _index_table("idx_string", _key("value", Text), search=("param", "v
 idx_token = _index_table("idx_token", _key("system", Text), _key("value", Text), search=("param", "value"))
 idx_date = _index_table("idx_date", _key("low", Float), _key("high", Float), search=("param", "low"))
 idx_reference = _index_table(
-    "idx_reference", _key("target_type", String(64)), _key("target_id", String(64)),
+    "idx_reference",
+    _key("target_type", String(64)),
+    _key("target_id", String(64)),
     search=("param", "target_id"),
 )
 Index("ix_idx_reference_target", idx_reference.c.target_id, idx_reference.c.target_type)

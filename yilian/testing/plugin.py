@@ -95,8 +95,14 @@ def gate(engine: Engine, settings: Settings) -> Gate:
 
 
 def caller(roles: str, org: str | None = "m-tertiary-1", purpose: str = "TREAT", **kw) -> Caller:  # noqa: ANN003
-    return Caller(kw.get("user_id", roles.replace(" ", "-")), kw.get("name", roles), org,
-                  frozenset(roles.split()), purpose, kw.get("patient_id"))
+    return Caller(
+        kw.get("user_id", roles.replace(" ", "-")),
+        kw.get("name", roles),
+        org,
+        frozenset(roles.split()),
+        purpose,
+        kw.get("patient_id"),
+    )
 
 
 @pytest.fixture

@@ -30,28 +30,61 @@ def patient() -> dict:
     return {
         "resourceType": "Patient",
         "id": "zhang-san-1",
-        "meta": {"versionId": "1", "lastUpdated": "2024-05-01T08:30:00.000+08:00",
-                 "profile": ["http://hl7.org/fhir/StructureDefinition/Patient"]},
-        "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">张三</div>"},
-        "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-nationality",
-                       "extension": [{"url": "code", "valueCodeableConcept": {"text": "中国"}}]}],
-        "identifier": [{"use": "official", "system": "urn:oid:2.16.156.10011.1.1",
-                        "value": "110101199003071234", "period": {"start": "2008-03-01"}}],
+        "meta": {
+            "versionId": "1",
+            "lastUpdated": "2024-05-01T08:30:00.000+08:00",
+            "profile": ["http://hl7.org/fhir/StructureDefinition/Patient"],
+        },
+        "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">张三</div>'},
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-nationality",
+                "extension": [{"url": "code", "valueCodeableConcept": {"text": "中国"}}],
+            }
+        ],
+        "identifier": [
+            {
+                "use": "official",
+                "system": "urn:oid:2.16.156.10011.1.1",
+                "value": "110101199003071234",
+                "period": {"start": "2008-03-01"},
+            }
+        ],
         "active": True,
-        "name": [{"use": "official", "text": "张三", "family": "张", "given": ["三"]},
-                 {"use": "usual", "family": "Zhang", "given": ["San", None],
-                  "_given": [None, {"extension": [{"url": "http://example.org/romanised",
-                                                   "valueBoolean": True}]}]}],
+        "name": [
+            {"use": "official", "text": "张三", "family": "张", "given": ["三"]},
+            {
+                "use": "usual",
+                "family": "Zhang",
+                "given": ["San", None],
+                "_given": [
+                    None,
+                    {"extension": [{"url": "http://example.org/romanised", "valueBoolean": True}]},
+                ],
+            },
+        ],
         "telecom": [{"system": "phone", "value": "+86 10 1234 5678", "use": "mobile", "rank": 1}],
         "gender": "male",
         "birthDate": "1990-03-07",
-        "_birthDate": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
-                                      "valueDateTime": "1990-03-07T06:15:00+08:00"}]},
+        "_birthDate": {
+            "extension": [
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                    "valueDateTime": "1990-03-07T06:15:00+08:00",
+                }
+            ]
+        },
         "deceasedBoolean": False,
         "address": [{"line": ["朝阳区建国路 1 号"], "city": "北京", "country": "CN"}],
-        "contact": [{"relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0131",
-                                                   "code": "N"}]}],
-                     "name": {"text": "李四"}, "gender": "female"}],
+        "contact": [
+            {
+                "relationship": [
+                    {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0131", "code": "N"}]}
+                ],
+                "name": {"text": "李四"},
+                "gender": "female",
+            }
+        ],
         "managingOrganization": {"reference": "Organization/hospital-1", "display": "北京协和医院"},
         "fhir_comments": ["ignored, as in DSTU2-era JSON"],
     }
@@ -62,24 +95,49 @@ def observation() -> dict:
         "resourceType": "Observation",
         "id": "bp-1",
         "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                  "code": "vital-signs"}]}],
-        "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9",
-                             "display": "Blood pressure panel"}]},
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
+        "code": {
+            "coding": [{"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure panel"}]
+        },
         "subject": {"reference": "Patient/zhang-san-1"},
         "effectiveDateTime": "2024-05-01T09:00:00+08:00",
         "issued": "2024-05-01T09:05:12.250Z",
-        "valueQuantity": {"value": 72, "unit": "beats/min", "system": "http://unitsofmeasure.org",
-                          "code": "/min"},
+        "valueQuantity": {
+            "value": 72,
+            "unit": "beats/min",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
         "referenceRange": [{"low": {"value": 60.0}, "high": {"value": 100}, "text": "60-100"}],
         "component": [
-            {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
-             "valueQuantity": {"value": 120.5, "unit": "mmHg", "system": "http://unitsofmeasure.org",
-                               "code": "mm[Hg]"}},
-            {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
-             "valueQuantity": {"value": 80, "unit": "mmHg", "system": "http://unitsofmeasure.org",
-                               "code": "mm[Hg]"},
-             "interpretation": [{"text": "normal"}]},
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                "valueQuantity": {
+                    "value": 120.5,
+                    "unit": "mmHg",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "mm[Hg]",
+                },
+            },
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                "valueQuantity": {
+                    "value": 80,
+                    "unit": "mmHg",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "mm[Hg]",
+                },
+                "interpretation": [{"text": "normal"}],
+            },
         ],
     }
 
@@ -89,10 +147,16 @@ def transaction() -> dict:
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
-            {"fullUrl": "urn:uuid:8c1c2a6e-5b7a-4b8e-9b3e-0a1b2c3d4e5f", "resource": patient(),
-             "request": {"method": "POST", "url": "Patient"}},
-            {"fullUrl": "urn:uuid:0f9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c", "resource": observation(),
-             "request": {"method": "PUT", "url": "Observation/bp-1", "ifMatch": "W/\"1\""}},
+            {
+                "fullUrl": "urn:uuid:8c1c2a6e-5b7a-4b8e-9b3e-0a1b2c3d4e5f",
+                "resource": patient(),
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {
+                "fullUrl": "urn:uuid:0f9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c",
+                "resource": observation(),
+                "request": {"method": "PUT", "url": "Observation/bp-1", "ifMatch": 'W/"1"'},
+            },
             {"request": {"method": "DELETE", "url": "Observation?code=http://loinc.org|1234-5"}},
         ],
     }
@@ -110,25 +174,37 @@ def only_issue(resource: dict) -> Issue:
 
 # --- valid resources -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("make", [patient, observation, transaction])
 def test_realistic_resources_are_valid(make):
     assert validate(make()) == []
 
 
 def test_parameters_with_a_nested_resource_and_parts_is_valid():
-    params = {"resourceType": "Parameters", "parameter": [
-        {"name": "resource", "resource": patient()},
-        {"name": "options", "part": [{"name": "count", "valueInteger": 10},
-                                     {"name": "nested", "part": [{"name": "flag", "valueBoolean": True}]}]},
-    ]}
+    params = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "resource", "resource": patient()},
+            {
+                "name": "options",
+                "part": [
+                    {"name": "count", "valueInteger": 10},
+                    {"name": "nested", "part": [{"name": "flag", "valueBoolean": True}]},
+                ],
+            },
+        ],
+    }
     assert validate(params) == []
 
 
 def test_primitive_extension_satisfies_a_required_element():
     obs = observation()
     del obs["status"]
-    obs["_status"] = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
-                                     "valueCode": "unknown"}]}
+    obs["_status"] = {
+        "extension": [
+            {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}
+        ]
+    }
     assert validate(obs) == []
 
 
@@ -138,6 +214,7 @@ def test_real_and_partial_dates_are_valid(day):
 
 
 # --- each kind of failure, at the right path -----------------------------------------------------
+
 
 def test_unknown_element():
     p = patient()
@@ -221,9 +298,17 @@ def test_bad_boolean():
     assert only_issue(p) == Issue("Patient.active", "'yes' is not a valid boolean", "value")
 
 
-@pytest.mark.parametrize("field, bad", [
-    ("rank", 0), ("rank", -1), ("rank", 1.5), ("rank", "1"), ("rank", True), ("rank", 2**31),
-])
+@pytest.mark.parametrize(
+    "field, bad",
+    [
+        ("rank", 0),
+        ("rank", -1),
+        ("rank", 1.5),
+        ("rank", "1"),
+        ("rank", True),
+        ("rank", 2**31),
+    ],
+)
 def test_bad_positive_int(field, bad):
     p = patient()
     p["telecom"][0][field] = bad
@@ -280,10 +365,18 @@ def test_bad_uri_oid_and_uuid():
     p["identifier"][0]["system"] = "urn:oid:2.16 .156"
     p["implicitRules"] = "http://example.org/rules with spaces"
     p["extension"].append({"url": "http://example.org/oid", "valueOid": "2.16.156"})
-    p["extension"].append({"url": "http://example.org/uuid",  # upper case is not allowed
-                           "valueUuid": "urn:uuid:8C1C2A6E-5B7A-4B8E-9B3E-0A1B2C3D4E5F"})
-    assert set(paths(validate(p))) == {"Patient.implicitRules", "Patient.identifier[0].system",
-                                       "Patient.extension[1].valueOid", "Patient.extension[2].valueUuid"}
+    p["extension"].append(
+        {
+            "url": "http://example.org/uuid",  # upper case is not allowed
+            "valueUuid": "urn:uuid:8C1C2A6E-5B7A-4B8E-9B3E-0A1B2C3D4E5F",
+        }
+    )
+    assert set(paths(validate(p))) == {
+        "Patient.implicitRules",
+        "Patient.identifier[0].system",
+        "Patient.extension[1].valueOid",
+        "Patient.extension[2].valueUuid",
+    }
 
 
 def test_bad_base64():
@@ -341,16 +434,27 @@ def test_nested_errors_inside_contained():
 
 
 def test_content_reference_recursion():
-    q = {"resourceType": "Questionnaire", "status": "active", "item": [
-        {"linkId": "1", "type": "group", "item": [
-            {"linkId": "1.1", "type": "string", "item": [{"type": "display", "text": "?"}]}]}]}
-    assert only_issue(q) == Issue("Questionnaire.item[0].item[0].item[0]",
-                                  "missing required element 'linkId'", "required")
+    q = {
+        "resourceType": "Questionnaire",
+        "status": "active",
+        "item": [
+            {
+                "linkId": "1",
+                "type": "group",
+                "item": [{"linkId": "1.1", "type": "string", "item": [{"type": "display", "text": "?"}]}],
+            }
+        ],
+    }
+    assert only_issue(q) == Issue(
+        "Questionnaire.item[0].item[0].item[0]", "missing required element 'linkId'", "required"
+    )
 
 
 def test_parameters_resource_is_validated_as_its_own_type():
-    params = {"resourceType": "Parameters",
-              "parameter": [{"name": "r", "resource": {"resourceType": "Observation"}}]}
+    params = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "r", "resource": {"resourceType": "Observation"}}],
+    }
     assert paths(validate(params)) == ["Parameters.parameter[0].resource"] * 2
 
 
@@ -372,6 +476,7 @@ def test_input_is_not_modified():
 
 # --- API -----------------------------------------------------------------------------------------
 
+
 def test_resource_types():
     names = resource_types()
     assert isinstance(names, frozenset) and len(names) == 146
@@ -386,19 +491,23 @@ def test_issue_defaults_to_structure():
 
 
 def test_definitions_are_not_loaded_at_import():
-    code = ("import yilian.fhir.validation as v; print(v._compiled.cache_info().currsize); "
-            "v.is_known_resource_type('Patient'); print(v._compiled.cache_info().currsize)")
+    code = (
+        "import yilian.fhir.validation as v; print(v._compiled.cache_info().currsize); "
+        "v.is_known_resource_type('Patient'); print(v._compiled.cache_info().currsize)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["0", "1"]
 
 
 # --- the official examples and Synthea, when ../shared/data is there -----------------------------
 
+
 def _tar_json(path: Path, limit: int | None = None):
     """Yield (member name, parsed JSON) for the .json members of a tarball, in name order."""
     with tarfile.open(path, "r:gz") as tar:
-        members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.endswith(".json")),
-                         key=lambda m: m.name)
+        members = sorted(
+            (m for m in tar.getmembers() if m.isfile() and m.name.endswith(".json")), key=lambda m: m.name
+        )
         for m in members[:limit]:
             yield Path(m.name).name, json.load(tar.extractfile(m))
 

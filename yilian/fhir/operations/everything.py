@@ -34,8 +34,9 @@ def run(repo: GatedRepository, req: FhirRequest, patient_id: str) -> FhirRespons
     bundle = {
         "resourceType": "Bundle",
         "type": "searchset",
-        "link": bundles.page_links(base, f"Patient/{patient_id}/$everything", req.query, offset, count,
-                                   len(found), None),
+        "link": bundles.page_links(
+            base, f"Patient/{patient_id}/$everything", req.query, offset, count, len(found), None
+        ),
         "entry": [bundles.entry(base, s, "match") for s in found],
     }
     if offset == 0 and len(found) < count:

@@ -181,8 +181,15 @@ def _string_leaf(codes: tuple[str, ...]) -> Handler:
 
 
 _HUMAN_NAME = (("family", False), ("given", True), ("prefix", True), ("suffix", True), ("text", False))
-_ADDRESS = (("line", True), ("city", False), ("district", False), ("state", False), ("postalCode", False),
-            ("country", False), ("text", False))
+_ADDRESS = (
+    ("line", True),
+    ("city", False),
+    ("district", False),
+    ("state", False),
+    ("postalCode", False),
+    ("country", False),
+    ("text", False),
+)
 
 
 def _parts_leaf(codes: tuple[str, ...], fields: tuple[tuple[str, bool], ...]) -> Handler:

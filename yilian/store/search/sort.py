@@ -38,8 +38,4 @@ def _param_value(rtype: str, code: str, desc: bool):  # noqa: ANN202 - a scalar 
     table, column = SORT_COLUMN.get(kind, (idx_string, "value"))
     col = table.c[column] if not (kind == "date" and desc) else table.c.high
     agg = func.max(col) if desc else func.min(col)
-    return (
-        select(agg)
-        .where(table.c.rid == R.rid, table.c.param == param_key(rtype, code))
-        .scalar_subquery()
-    )
+    return select(agg).where(table.c.rid == R.rid, table.c.param == param_key(rtype, code)).scalar_subquery()

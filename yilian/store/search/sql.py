@@ -14,8 +14,8 @@ from yilian.fhir.outcomes import bad_request
 from yilian.store import dialect
 from yilian.store.search.dates import date_range
 from yilian.store.search.keys import param_key
-from yilian.store.search.parse import Criterion, SearchQuery, split_prefix
 from yilian.store.search.normalize import normalize_string
+from yilian.store.search.parse import Criterion, SearchQuery, split_prefix
 from yilian.store.tables import (
     idx_date,
     idx_number,
@@ -77,7 +77,12 @@ def _chained(resource_type: str, key: int, c: Criterion, scope: ColumnElement[bo
     inner_param = search_params(target_type)[code]
     inner = Criterion(inner_param, None, c.values)
     # The chained target must be visible to the caller too, or its existence would leak through the match.
-    target_conds = (R.type == target_type, R.deleted == false(), scope, criterion_condition(target_type, inner, scope))
+    target_conds = (
+        R.type == target_type,
+        R.deleted == false(),
+        scope,
+        criterion_condition(target_type, inner, scope),
+    )
     targets = select(R.id).where(*target_conds)
     ref = idx_reference.c
     return R.rid.in_(
@@ -225,4 +230,3 @@ def _quantity_value(value: str, code: str) -> ColumnElement[bool]:
         if unit:
             cond = and_(cond, q.unit == unit)
     return cond
-

@@ -1,0 +1,63 @@
+"""Query-count baselines: $everything and search run a fixed number of SQL statements, however many
+resources they return (an N+1 regression shows up here, not in production)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+
+@contextmanager
+def counted(engine):
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # noqa: ANN001
+        if not statement.startswith(("BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def seed(fhir, n_obs: int) -> str:
+    pid = fhir.post("Patient", {"resourceType": "Patient", "name": [{"family": "钱"}]}).resource()["id"]
+    entries = [
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "HR"},
+                "subject": {"reference": f"Patient/{pid}"},
+                "performer": [{"reference": "Organization/o1"}],
+            },
+            "request": {"method": "POST", "url": "Observation"},
+        }
+        for _ in range(n_obs)
+    ]
+    fhir.put("Organization/o1", {"resourceType": "Organization", "id": "o1", "name": "社区"})
+    fhir.post("", {"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    return pid
+
+
+def test_everything_query_count_does_not_grow_with_the_record(fhir, engine):
+    small, large = seed(fhir, 2), seed(fhir, 40)
+    with counted(engine) as few:
+        assert len(fhir.get(f"Patient/{small}/$everything").resource()["entry"]) == 4
+    with counted(engine) as many:
+        assert len(fhir.get(f"Patient/{large}/$everything").resource()["entry"]) == 42
+    assert len(few) == len(many) <= 2
+
+
+def test_search_with_includes_query_count_is_fixed(fhir, engine):
+    seed(fhir, 3)
+    seed(fhir, 30)
+    with counted(engine) as statements:
+        bundle = fhir.get(
+            "Observation?code:text=HR&_count=50&_include=Observation:subject&_include=Observation:performer"
+        ).resource()
+    assert bundle["total"] == 33 and len(bundle["entry"]) == 33 + 2 + 1
+    assert len(statements) <= 3  # page, include subject, include performer (total known from the page)
