@@ -75,6 +75,13 @@ def user_by_token(engine: Engine, token: str) -> User | None:
     return _user(row) if row else None
 
 
+def user_by_id(engine: Engine, user_id: str) -> User | None:
+    """An active user by id (a deactivated user's sessions stop working at once)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(U.id == user_id, U.active.is_(True))).first()
+    return _user(row) if row else None
+
+
 def list_users(engine: Engine) -> list[User]:
     with engine.connect() as conn:
         return [_user(r) for r in conn.execute(select(users).order_by(U.id))]

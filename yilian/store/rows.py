@@ -50,9 +50,10 @@ def stamp_meta(resource: dict, *, rid_id: str, version: int, now: float, member:
     meta["versionId"] = str(version)
     meta["lastUpdated"] = instant(now)
     if member:
-        tags = meta.setdefault("tag", [])
-        if not any(t.get("system") == SOURCE_MEMBER for t in tags):
-            tags.append({"system": SOURCE_MEMBER, "code": member})
+        # The gate decided the member (a writer's own organisation): a tag the client sent cannot differ.
+        tags = [t for t in meta.get("tag", []) if t.get("system") != SOURCE_MEMBER]
+        tags.append({"system": SOURCE_MEMBER, "code": member})
+        meta["tag"] = tags
 
 
 def member_of(resource: dict) -> str | None:

@@ -11,6 +11,21 @@ from sqlalchemy import Engine
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def load_all_tables():  # noqa: ANN201 - the shared MetaData
+    """Import every capability's `tables` module (yilian/<package>/tables.py) so that the shared MetaData
+    knows all tables: for Alembic autogenerate and for tests that empty the database."""
+    import importlib
+    import pkgutil
+
+    import yilian
+    from yilian.store.tables import metadata
+
+    for info in pkgutil.iter_modules(yilian.__path__):
+        if info.ispkg and (Path(yilian.__path__[0]) / info.name / "tables.py").exists():
+            importlib.import_module(f"yilian.{info.name}.tables")
+    return metadata
+
+
 def alembic_config(connection=None) -> Config:  # noqa: ANN001 - a SQLAlchemy Connection
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -18,8 +33,9 @@ def alembic_config(connection=None) -> Config:  # noqa: ANN001 - a SQLAlchemy Co
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision` (the newest by default)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the database to `revision` (every branch's newest by default: capabilities add their own
+    migration branches off the initial schema)."""
     with engine.connect() as conn:
         command.upgrade(alembic_config(conn), revision)
         conn.commit()
@@ -29,4 +45,5 @@ def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+        return ", ".join(sorted(heads)) or None

@@ -21,7 +21,6 @@ from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
 from yilian.store import schema
 from yilian.store.engine import make_engine
-from yilian.store.tables import metadata
 
 POSTGRES_URL = os.environ.get("YILIAN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
@@ -82,7 +81,7 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
 def engine(settings: Settings, backend: str) -> Iterator[Engine]:
     engine = make_engine(settings)
     if backend == "postgres":
-        names = ", ".join(t.name for t in metadata.sorted_tables)
+        names = ", ".join(t.name for t in schema.load_all_tables().sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {names}"))
     yield engine

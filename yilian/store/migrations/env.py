@@ -2,7 +2,9 @@
 
 from alembic import context
 
-from yilian.store.tables import metadata
+from yilian.store.schema import load_all_tables
+
+metadata = load_all_tables()
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
