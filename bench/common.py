@@ -13,7 +13,7 @@ from pathlib import Path
 from yilian.config import Settings
 from yilian.gate.repository import Gate
 from yilian.store import schema
-from yilian.store.engine import make_engine
+from yilian.wiring import build_gate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("YILIAN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -32,9 +32,9 @@ def fresh_gate(database_url: str | None = None) -> Gate:
         folder = Path(tempfile.mkdtemp(prefix="yilian-bench-"))
         database_url = f"sqlite:///{folder / 'bench.db'}"
     settings = Settings(database_url=database_url, _env_file=None)
-    engine = make_engine(settings)
-    schema.upgrade(engine)
-    return Gate(engine, settings)
+    gate = build_gate(settings)
+    schema.upgrade(gate.engine)
+    return gate
 
 
 def percentiles(samples_ms: list[float]) -> dict:

@@ -6,15 +6,14 @@ from fastapi import FastAPI
 
 from yilian.config import Settings
 from yilian.fhir import api as fhir_api
-from yilian.gate.repository import Gate
-from yilian.store.engine import make_engine
+from yilian.wiring import build_gate
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(title="Yilian 医联", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.settings = settings
-    app.state.gate = Gate(make_engine(settings), settings)
+    app.state.gate = build_gate(settings)
     app.include_router(fhir_api.router)
     fhir_api.install_error_handlers(app)
     from yilian.web import pages

@@ -10,7 +10,7 @@ from rich.console import Console
 from yilian.config import Settings
 from yilian.fhir.outcomes import FhirError
 from yilian.gate.repository import Gate
-from yilian.store.engine import make_engine
+from yilian.wiring import build_gate
 
 console = Console()
 err_console = Console(stderr=True)
@@ -23,7 +23,7 @@ def settings() -> Settings:
 
 @cache
 def gate() -> Gate:
-    return Gate(make_engine(settings()), settings())
+    return build_gate(settings())
 
 
 def fail(err: FhirError | str) -> typer.Exit:

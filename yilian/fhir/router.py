@@ -10,9 +10,10 @@ from __future__ import annotations
 from yilian.fhir import interactions, transaction
 from yilian.fhir.capability import capability_statement
 from yilian.fhir.messages import FhirRequest, FhirResponse
-from yilian.fhir.operations import everything
+from yilian.fhir.operations import registry
 from yilian.fhir.outcomes import FhirError, bad_request, not_allowed, not_supported
 from yilian.fhir.validation import is_known_resource_type
+from yilian.gate.access import Access
 from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate, GatedRepository
 
@@ -28,9 +29,36 @@ def handle(gate: Gate, caller: Caller, request: FhirRequest) -> FhirResponse:
     if parts and not parts[0].startswith(("$", "_")) and not is_known_resource_type(parts[0]):
         raise bad_request(f"'{parts[0]}' is not a FHIR R4 resource type")
     is_search_post = len(parts) == 2 and parts[1] == "_search" and request.method == "POST"
-    opening = gate.reading if request.method in READ_METHODS or is_search_post else gate.writing
-    with opening(caller) as repo:
-        return dispatch(repo, request)
+    writing = not (request.method in READ_METHODS or is_search_post)
+    access = Access(caller, request, action_of(request, parts), writing=writing)
+    try:
+        with (gate.writing if writing else gate.reading)(caller) as repo:
+            response = dispatch(repo, request)
+            access.response, access.touched, access.notes = response, repo.touched, repo.notes
+            access.conn = repo.conn
+            gate.notify(access)  # inside the transaction: a write and its audit row commit together
+            return response
+    except FhirError as err:
+        if access.response is None:  # the request itself failed: record the refusal, after rollback
+            access.error, access.conn = err, None
+            gate.notify(access)
+        raise
+
+
+def action_of(request: FhirRequest, parts: list[str]) -> str:
+    """A short name for what a request does, for the audit trail."""
+    m, n = request.method.upper(), len(parts)
+    if n == 0:
+        return "transaction" if m == "POST" else "search"
+    if n > 1 and parts[-1].startswith("$"):
+        return parts[-1][1:]
+    if "_history" in parts:
+        return "vread" if parts[-1] != "_history" else "history"
+    if m in ("GET", "HEAD"):
+        return "read" if n == 2 else "search"
+    if n == 2 and parts[1] == "_search":
+        return "search"
+    return {"POST": "create", "PUT": "update", "DELETE": "delete"}.get(m, m.lower())
 
 
 def dispatch(repo: GatedRepository, req: FhirRequest) -> FhirResponse:
@@ -85,8 +113,9 @@ def _instance_level(repo: GatedRepository, req: FhirRequest, rtype: str, rid_id:
 def _operation(
     repo: GatedRepository, req: FhirRequest, rtype: str, rid_id: str | None, name: str
 ) -> FhirResponse:
-    if rtype == "Patient" and name == "$everything" and rid_id and req.method in ("GET", "POST"):
-        return everything.run(repo, req, rid_id)
+    handler = registry().get((rtype, name, rid_id is not None))
+    if handler is not None and req.method in ("GET", "POST"):
+        return handler(repo, req, rid_id)
     raise not_supported(f"Operation {name} is not supported on {rtype}{' instances' if rid_id else ''}")
 
 
@@ -97,11 +126,20 @@ def handle_group(gate: Gate, caller: Caller, requests: list[FhirRequest]) -> lis
     results: list[FhirResponse | FhirError] = []
     with gate.writing(caller) as repo:
         for request in requests:
+            access = Access(caller, request, "transaction", writing=True, conn=repo.conn)
+            start = len(repo.touched)
             try:
                 with repo.conn.begin_nested():
-                    results.append(dispatch(repo, request))
+                    access.response = dispatch(repo, request)
+                    access.touched = repo.touched[start:]
+                    gate.notify(access)
             except FhirError as err:
+                del repo.touched[start:]
+                access.error, access.touched = err, []
+                gate.notify(access)
                 results.append(err)
+            else:
+                results.append(access.response)
     return results
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, false
 from yilian.config import Settings
 from yilian.fhir.outcomes import multiple_matches
 from yilian.gate import policy
+from yilian.gate.access import Access, Observer
 from yilian.gate.caller import Caller
 from yilian.store import dialect, repository
 from yilian.store.repository import Stored
@@ -37,11 +38,16 @@ class SearchResult:
 
 
 class Gate:
-    """Hands out GatedRepositories bound to a transaction."""
+    """Hands out GatedRepositories bound to a transaction, and tells its observers what each request did."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
+        self.observers: list[Observer] = []
+
+    def notify(self, access: Access) -> None:
+        for observer in self.observers:
+            observer.observe(access)
 
     @contextmanager
     def reading(self, caller: Caller) -> Iterator[GatedRepository]:
@@ -60,17 +66,26 @@ class GatedRepository:
         self.caller = caller
         self.settings = settings
         self.scope = policy.read_scope(caller)
+        self.touched: list[Stored] = []  # what this transaction showed or wrote, for the audit trail
+        self.notes: dict = {}
 
     # ---- reads
 
+    def _saw(self, found):  # noqa: ANN001, ANN202 - a Stored or a list of them
+        if isinstance(found, list):
+            self.touched.extend(found)
+        else:
+            self.touched.append(found)
+        return found
+
     def read(self, rtype: str, rid_id: str) -> Stored:
-        return repository.read(self.conn, rtype, rid_id, self.scope)
+        return self._saw(repository.read(self.conn, rtype, rid_id, self.scope))
 
     def vread(self, rtype: str, rid_id: str, version: int) -> Stored:
-        return repository.vread(self.conn, rtype, rid_id, version, self.scope)
+        return self._saw(repository.vread(self.conn, rtype, rid_id, version, self.scope))
 
     def history(self, **kwargs) -> list[Stored]:  # noqa: ANN003 - see repository.history
-        return repository.history(self.conn, self.scope, **kwargs)
+        return self._saw(repository.history(self.conn, self.scope, **kwargs))
 
     def parse(self, rtype: str, pairs: list[tuple[str, str]]) -> SearchQuery:
         s = self.settings
@@ -81,7 +96,9 @@ class GatedRepository:
         if query.summary == "count":
             return SearchResult([], total=repository.count(self.conn, conds))
         order = sort_order(query)
-        matches = repository.fetch(self.conn, conds, order=order, limit=query.count, offset=query.offset)
+        matches = self._saw(
+            repository.fetch(self.conn, conds, order=order, limit=query.count, offset=query.offset)
+        )
         total = None
         if query.offset == 0 and len(matches) < query.count:
             total = len(matches)
@@ -106,7 +123,7 @@ class GatedRepository:
             if s.rid not in seen:
                 seen.add(s.rid)
                 unique.append(s)
-        return unique
+        return self._saw(unique)
 
     def find(self, rtype: str, pairs: list[tuple[str, str]]) -> list[Stored]:
         """Up to two matches of a conditional operation's criteria, within the caller's scope."""
@@ -120,8 +137,8 @@ class GatedRepository:
         return hits[0] if hits else None
 
     def everything(self, patient_id: str, **kwargs) -> list[Stored]:  # noqa: ANN003
-        self.read("Patient", patient_id)  # 404 / 410 unless the caller may see the patient
-        return repository.everything(self.conn, patient_id, self.scope, **kwargs)
+        repository.read(self.conn, "Patient", patient_id, self.scope)  # 404 / 410 unless visible
+        return self._saw(repository.everything(self.conn, patient_id, self.scope, **kwargs))
 
     def count(self, rtype: str) -> int:
         return repository.count(self.conn, [R.type == rtype, R.deleted == false(), self.scope])
@@ -134,13 +151,13 @@ class GatedRepository:
         for resource, rid_id in items:
             policy.check_write(self.caller, resource["resourceType"], None)
             batch.append((resource, rid_id, policy.member_for_write(self.caller, member_of(resource))))
-        return repository.insert_new(self.conn, batch)
+        return self._saw(repository.insert_new(self.conn, batch))
 
     def create_prepared(self, prepared: list[Prepared]) -> list[Stored]:
         """Store resources prepared ahead (by a transaction plan); each is checked like any write."""
         for p in prepared:
             policy.check_write(self.caller, p.type, None)
-        return repository.insert_prepared(self.conn, prepared)
+        return self._saw(repository.insert_prepared(self.conn, prepared))
 
     def create(self, resource: dict) -> Stored:
         return self.create_many([(resource, None)])[0]
@@ -154,14 +171,18 @@ class GatedRepository:
             policy.check_write(self.caller, rtype, existing.member or "another member")
         policy.check_write(self.caller, rtype, existing.member if existing else None)
         member = policy.member_for_write(self.caller, member_of(resource))
-        return repository.write_version(self.conn, existing, resource, member=member, if_match=if_match)
+        stored, created = repository.write_version(
+            self.conn, existing, resource, member=member, if_match=if_match
+        )
+        self._saw(stored)
+        return stored, created
 
     def delete(self, rtype: str, rid_id: str) -> Stored | None:
         existing = repository.current(self.conn, rtype, rid_id, lock=True)
         if existing is None or not self._visible(existing):
             return None
         policy.check_write(self.caller, rtype, existing.member)
-        return repository.delete_version(self.conn, existing)
+        return self._saw(repository.delete_version(self.conn, existing))
 
     def _visible(self, stored: Stored) -> bool:
         return bool(repository.fetch(self.conn, [R.rid == stored.rid, self.scope], limit=1))

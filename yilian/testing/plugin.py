@@ -21,6 +21,7 @@ from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
 from yilian.store import schema
 from yilian.store.engine import make_engine
+from yilian.wiring import build_gate
 
 POSTGRES_URL = os.environ.get("YILIAN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
@@ -90,7 +91,7 @@ def engine(settings: Settings, backend: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def gate(engine: Engine, settings: Settings) -> Gate:
-    return Gate(engine, settings)
+    return build_gate(settings, engine)
 
 
 def caller(roles: str, org: str | None = "m-tertiary-1", purpose: str = "TREAT", **kw) -> Caller:  # noqa: ANN003

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from yilian.fhir import bundles
 from yilian.fhir.messages import FhirRequest, FhirResponse
+from yilian.fhir.operations import operation
 from yilian.fhir.outcomes import bad_request
 from yilian.fhir.validation import is_known_resource_type
 from yilian.gate.repository import GatedRepository
 from yilian.store.search.dates import date_range
 
 
+@operation("Patient", "$everything", instance=True)
 def run(repo: GatedRepository, req: FhirRequest, patient_id: str) -> FhirResponse:
     params = dict(req.query)
     since = None
