@@ -255,6 +255,12 @@ STRINGS: Mapping[str, Mapping[str, str]] = {"zh": ZH, "en": EN}
 LANGS = tuple(STRINGS)
 
 
+def register(zh: Mapping[str, str], en: Mapping[str, str]) -> None:
+    """Add a capability's own UI strings (each package keeps its strings beside its pages)."""
+    ZH.update(zh)
+    EN.update(en)
+
+
 def translate(lang: str, key: str) -> str:
     """The UI string for `key` in `lang` (Chinese when English lacks it; the key itself when both do)."""
     return STRINGS.get(lang, ZH).get(key) or ZH.get(key) or key

@@ -27,6 +27,20 @@ from yilian.web.session import COOKIE, make_session, read_session
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+
+# The top navigation: (href, i18n key, the `active` name a page passes to mark it). Capabilities append
+# their entry with `add_nav` when their pages are installed; `roles` limits who sees it (empty: all).
+NAV: list[tuple[str, str, str, frozenset[str]]] = [
+    ("/", "nav.home", "home", frozenset()),
+    ("/patients", "nav.patients", "patients", frozenset()),
+]
+
+
+def add_nav(href: str, key: str, active: str, roles: frozenset[str] = frozenset()) -> None:
+    if all(item[0] != href for item in NAV):
+        NAV.append((href, key, active, roles))
+
+
 # Statuses that are the normal end state of a record; showing them on every entry is noise.
 QUIET_STATUSES = frozenset({"final", "finished", "completed", "available", "amended", "corrected"})
 
@@ -127,6 +141,12 @@ def render(request: Request, name: str, status: int = 200, **context: object) ->
     context.setdefault("user", None)
     context.setdefault("directory", None)
     context.setdefault("today", date.today())
+    user = context["user"]
+    context["nav"] = [
+        (href, key, act)
+        for href, key, act, roles in NAV
+        if not roles or (user is not None and roles & user.roles)
+    ]
     response = request.app.state.templates.TemplateResponse(
         request,
         name,
