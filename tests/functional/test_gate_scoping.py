@@ -85,9 +85,11 @@ def test_member_cannot_change_another_members_data(fhir, two_members):
     assert fhir.get(f"Patient/{pb}").status == 200
 
 
-def test_clinician_sees_the_whole_alliance(fhir, two_members):
+def test_clinician_sees_their_own_member_and_nothing_else_without_consent(fhir, two_members):
+    pa, pb = two_members
     doc = fhir.as_(caller("clinician", "m-a"))
-    assert doc.get("Patient").resource()["total"] == 2
+    assert [e["resource"]["id"] for e in doc.get("Patient").resource()["entry"]] == [pa]
+    assert doc.get(f"Observation?subject=Patient/{pb}&_summary=count").resource()["total"] == 0
 
 
 def test_patient_sees_only_their_compartment(fhir, two_members):

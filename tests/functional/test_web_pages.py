@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from yilian.alliance.codes import ALLIANCE_MODEL, ALLIANCE_MODEL_EXT, MEMBER_TYPE, RESIDENT_ID
-from yilian.testing.plugin import caller
+from yilian.testing.plugin import caller, consent_resource
 from yilian.web import display, summary, timeline
 from yilian.web.session import make_session, read_session
 
@@ -79,6 +79,10 @@ def alliance(fhir):
     pa = a.post("Patient", patient("张", "伟", "A100", RID, "13800001234")).resource()["id"]
     pb = b.post("Patient", patient("张", "伟", "B200", RID)).resource()["id"]
     li = b.post("Patient", patient("李", "娜", "B300")).resource()["id"]
+    # 张伟 agreed, at both members, that the alliance's members may use his records to treat him.
+    a.post("Consent", consent_resource(pa))
+    b.post("Consent", consent_resource(pb))
+    b.post("Consent", consent_resource(li))
     a.post(
         "Condition",
         {

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from yilian.demo.alliance import build_demo_alliance
+from yilian.demo.consents import seed_consents
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
 from yilian.gate.caller import Caller, operator
@@ -42,6 +43,7 @@ def load_demo(gate: Gate, *, patients: int, seed: int, console: Console | None =
             summary.bundles += 1
             summary.resources += len(bundle.get("entry", []))
             progress.advance(task)
+    seed_consents(gate, alliance.truth, seed, member_system)
     summary.users = seed_users(gate, alliance.members)
     return summary
 

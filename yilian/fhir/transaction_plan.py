@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from yilian.fhir.interactions import check_resource
 from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resource
 from yilian.fhir.validation import is_known_resource_type
-from yilian.gate import policy
+from yilian.gate import policy, writes
 from yilian.gate.caller import Caller
 from yilian.store.repository import Stored, new_id
 from yilian.store.rows import Prepared, member_of, prepare
@@ -75,6 +75,7 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
     if problems:
         raise invalid_resource(problems[:200])
     for step in plan.posts():
+        writes.before_write(caller, step.resource)
         member = policy.member_for_write(caller, member_of(step.resource))
         step.prepared = prepare(
             step.resource, rid=0, rid_id=step.rid_id, version=1, now=plan.now, member=member

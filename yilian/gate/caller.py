@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # HL7 v3 PurposeOfUse codes the alliance recognises (DOMAIN.md §3).
 PURPOSES = ("TREAT", "ETREAT", "HPAYMT", "HOPERAT", "PUBHLTH", "HRESCH", "PATRQT")
@@ -31,12 +31,13 @@ class Caller:
     roles: frozenset[str] = field(default_factory=frozenset)
     purpose: str = "TREAT"
     patient_id: str | None = None  # for the patient role: whose record is theirs
+    scopes: frozenset[str] | None = None  # SMART on FHIR v2 scopes of the token; None: the roles decide
 
     def has(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
 
     def with_purpose(self, purpose: str) -> Caller:
-        return Caller(self.user_id, self.name, self.organization, self.roles, purpose, self.patient_id)
+        return replace(self, purpose=purpose)
 
 
 def operator() -> Caller:

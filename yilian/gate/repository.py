@@ -14,9 +14,11 @@ from sqlalchemy import Connection, Engine, false
 
 from yilian.config import Settings
 from yilian.fhir.outcomes import multiple_matches
-from yilian.gate import policy
+from yilian.gate import breakglass, policy, writes
 from yilian.gate.access import Access, Observer
 from yilian.gate.caller import Caller
+from yilian.gate.redaction import redact, touches_redacted_elements
+from yilian.gate.scopes import check_scope
 from yilian.store import dialect, repository
 from yilian.store.repository import Stored
 from yilian.store.rows import Prepared, member_of
@@ -65,20 +67,34 @@ class GatedRepository:
         self.conn = conn
         self.caller = caller
         self.settings = settings
-        self.scope = policy.read_scope(caller)
         self.touched: list[Stored] = []  # what this transaction showed or wrote, for the audit trail
-        self.notes: dict = {}
+        self.notes: dict = {"purpose": caller.purpose}
+        policy.check_purpose(caller)
+        emergency = {}
+        if caller.purpose == "ETREAT":
+            emergency = breakglass.active_patients(conn, caller.user_id)
+            self.notes["break_glass"] = emergency
+        self.scope = policy.read_scope(caller, emergency)
 
     # ---- reads
 
     def _saw(self, found):  # noqa: ANN001, ANN202 - a Stored or a list of them
+        """Record what the caller is shown, redacting level-5 elements they may not see."""
         if isinstance(found, list):
-            self.touched.extend(found)
-        else:
-            self.touched.append(found)
-        return found
+            shown = [self._redacted(s) for s in found]
+            self.touched.extend(shown)
+            return shown
+        shown = self._redacted(found)
+        self.touched.append(shown)
+        return shown
+
+    def _redacted(self, stored: Stored) -> Stored:
+        if not stored.redact or policy.may_see_sensitive_elements(self.caller, stored.member):
+            return stored
+        return redact(stored)
 
     def read(self, rtype: str, rid_id: str) -> Stored:
+        check_scope(self.caller.scopes, rtype, "r")
         return self._saw(repository.read(self.conn, rtype, rid_id, self.scope))
 
     def vread(self, rtype: str, rid_id: str, version: int) -> Stored:
@@ -92,7 +108,11 @@ class GatedRepository:
         return parse_query(rtype, pairs, default_count=s.default_page_size, max_count=s.max_page_size)
 
     def search(self, query: SearchQuery) -> SearchResult:
+        check_scope(self.caller.scopes, query.resource_type, "s")
         conds = query_conditions(query, self.scope)
+        if touches_redacted_elements(query):
+            # Searching by a redacted element would reveal it: only rows whose elements the caller may see.
+            conds.append(R.redact.is_(None) | policy.sensitive_elements_visible_sql(self.caller))
         if query.summary == "count":
             return SearchResult([], total=repository.count(self.conn, conds))
         order = sort_order(query)
@@ -150,14 +170,21 @@ class GatedRepository:
         batch = []
         for resource, rid_id in items:
             policy.check_write(self.caller, resource["resourceType"], None)
+            writes.before_write(self.caller, resource)
             batch.append((resource, rid_id, policy.member_for_write(self.caller, member_of(resource))))
-        return self._saw(repository.insert_new(self.conn, batch))
+        return self._wrote(repository.insert_new(self.conn, batch))
 
     def create_prepared(self, prepared: list[Prepared]) -> list[Stored]:
-        """Store resources prepared ahead (by a transaction plan); each is checked like any write."""
+        """Store resources prepared ahead (by a transaction plan, which labelled them with
+        `writes.before_write`); each is checked like any write."""
         for p in prepared:
             policy.check_write(self.caller, p.type, None)
-        return self._saw(repository.insert_prepared(self.conn, prepared))
+        return self._wrote(repository.insert_prepared(self.conn, prepared))
+
+    def _wrote(self, stored: list[Stored]) -> list[Stored]:
+        for s in stored:
+            writes.after_write(self.conn, s)
+        return self._saw(stored)
 
     def create(self, resource: dict) -> Stored:
         return self.create_many([(resource, None)])[0]
@@ -170,11 +197,12 @@ class GatedRepository:
             # Someone else's resource the caller cannot even see: do not reveal it exists.
             policy.check_write(self.caller, rtype, existing.member or "another member")
         policy.check_write(self.caller, rtype, existing.member if existing else None)
+        writes.before_write(self.caller, resource)
         member = policy.member_for_write(self.caller, member_of(resource))
         stored, created = repository.write_version(
             self.conn, existing, resource, member=member, if_match=if_match
         )
-        self._saw(stored)
+        self._wrote([stored])
         return stored, created
 
     def delete(self, rtype: str, rid_id: str) -> Stored | None:
@@ -182,7 +210,8 @@ class GatedRepository:
         if existing is None or not self._visible(existing):
             return None
         policy.check_write(self.caller, rtype, existing.member)
-        return self._saw(repository.delete_version(self.conn, existing))
+        check_scope(self.caller.scopes, rtype, "d")
+        return self._wrote([repository.delete_version(self.conn, existing)])[0]
 
     def _visible(self, stored: Stored) -> bool:
         return bool(repository.fetch(self.conn, [R.rid == stored.rid, self.scope], limit=1))

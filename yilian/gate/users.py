@@ -27,7 +27,10 @@ class User:
     roles: frozenset[str]
     patient_id: str | None = None
 
-    def caller(self, purpose: str = "TREAT") -> Caller:
+    def caller(self, purpose: str | None = None) -> Caller:
+        from yilian.gate.policy import default_purpose
+
+        purpose = purpose or default_purpose(self.roles)
         return Caller(self.id, self.name, self.organization, self.roles, purpose, self.patient_id)
 
 
@@ -94,7 +97,7 @@ def authenticate(engine: Engine, authorization: str | None, purpose: str | None)
     user = user_by_token(engine, authorization[7:].strip())
     if user is None:
         raise unauthorized("The access token is not valid (unknown or revoked)")
-    purpose = (purpose or "TREAT").upper()
+    purpose = (purpose or user.caller().purpose).upper()
     if purpose not in PURPOSES:
         raise bad_request(f"Unknown purpose of use '{purpose}'; use one of {', '.join(PURPOSES)}")
     return user.caller(purpose)

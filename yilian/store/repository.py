@@ -28,12 +28,12 @@ from sqlalchemy import (
 
 from yilian.fhir.outcomes import conflict, gone, not_found, precondition_failed
 from yilian.store import dialect
-from yilian.store.rows import RESOURCE_COLUMNS, Prepared, prepare
+from yilian.store.rows import LABEL_COLUMNS, RESOURCE_COLUMNS, Prepared, prepare
 from yilian.store.tables import INDEX_TABLES, compartment, idx_reference, resource_history, resources
 
 R = resources.c
 H = resource_history.c
-COLUMNS = (R.rid, R.type, R.id, R.version, R.last_updated, R.deleted, R.member, R.content)
+COLUMNS = (R.rid, R.type, R.id, R.version, R.last_updated, R.deleted, R.member, R.content, R.redact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,7 @@ class Stored:
     member: str | None
     content: bytes
     method: str = ""
+    redact: str | None = None  # elements a reader without the right must not see (gate/labels.py)
 
     def resource(self) -> dict:
         return orjson.loads(self.content)
@@ -63,7 +64,7 @@ class Stored:
 
 
 def _stored(row, method: str = "") -> Stored:  # noqa: ANN001 - a Row
-    return Stored(*row[:8], method=method or _method(row[3], row[5]))
+    return Stored(*row[:8], method=method or _method(row[3], row[5]), redact=row.redact)
 
 
 def _method(version: int, deleted: bool) -> str:
@@ -113,7 +114,9 @@ def _insert_indexes(conn: Connection, prepared: Iterable[Prepared]) -> None:
 
 
 def _from_prepared(p: Prepared) -> Stored:
-    return Stored(p.rid, p.type, p.id, p.version, p.last_updated, False, p.member, p.content)
+    return Stored(
+        p.rid, p.type, p.id, p.version, p.last_updated, False, p.member, p.content, redact=p.labels[3]
+    )
 
 
 def current(conn: Connection, rtype: str, rid_id: str, *, lock: bool = False) -> Stored | None:
@@ -159,7 +162,14 @@ def write_version(
     conn.execute(
         update(resources)
         .where(R.rid == existing.rid)
-        .values(version=p.version, last_updated=now, deleted=False, member=p.member, content=p.content)
+        .values(
+            version=p.version,
+            last_updated=now,
+            deleted=False,
+            member=p.member,
+            content=p.content,
+            **dict(zip(LABEL_COLUMNS, p.labels, strict=True)),
+        )
     )
     _insert_indexes(conn, [p])
     return _from_prepared(p), existing.deleted
@@ -282,7 +292,9 @@ def history(
         cur_where.append(R.id == rid_id)
     current_q = select(*COLUMNS, literal("").label("method")).where(*cur_where)
     old_q = (
-        select(R.rid, R.type, R.id, H.version, H.last_updated, H.deleted, R.member, H.content, H.method)
+        select(
+            R.rid, R.type, R.id, H.version, H.last_updated, H.deleted, R.member, H.content, R.redact, H.method
+        )
         .join_from(resource_history, resources, H.rid == R.rid)
         .where(*cur_where)
     )

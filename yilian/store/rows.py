@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from yilian.alliance.codes import SOURCE_MEMBER
+from yilian.alliance.codes import BASE, SOURCE_MEMBER
 from yilian.store.search.dates import instant
 from yilian.store.search.extract import compartment_patients, extract
 from yilian.store.search.keys import param_key
@@ -24,6 +24,7 @@ class Prepared:
     content: bytes
     index: dict[str, list[tuple]]  # IndexRows field -> rows without the rid (prepended when inserted)
     patients: set[str]
+    labels: tuple = (4, "MA", None, None)  # level, category, sensitivity, redact (see LABEL_COLUMNS)
 
     def resource_row(self) -> tuple:
         return (
@@ -35,10 +36,45 @@ class Prepared:
             False,
             self.member,
             self.content,
+            *self.labels,
         )
 
 
-RESOURCE_COLUMNS = ("rid", "type", "id", "version", "last_updated", "deleted", "member", "content")
+LABEL_COLUMNS = ("level", "category", "sensitivity", "redact")
+LEVEL_SYSTEM = f"{BASE}/CodeSystem/gbt39725-level"
+CATEGORY_SYSTEM = f"{BASE}/CodeSystem/gbt39725-category"
+SENSITIVITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+REDACT_SYSTEM = f"{BASE}/CodeSystem/sensitive-element"
+
+
+def label_columns(resource: dict) -> tuple:
+    """The GB/T 39725 labels in meta.security as column values (gate/labels.py writes them; the store
+    only copies them so the gate can filter in SQL)."""
+    level, category, sensitivity, redact = 4, "MA", None, []
+    for s in resource.get("meta", {}).get("security", ()):
+        system, code = s.get("system"), s.get("code") or ""
+        if system == LEVEL_SYSTEM and code[1:].isdigit():
+            level = int(code[1:])
+        elif system == CATEGORY_SYSTEM:
+            category = code[:4]
+        elif system == SENSITIVITY_SYSTEM:
+            sensitivity = code[:16]
+        elif system == REDACT_SYSTEM:
+            redact.append(code)
+    return level, category, sensitivity, " ".join(redact)[:200] or None
+
+
+RESOURCE_COLUMNS = (
+    "rid",
+    "type",
+    "id",
+    "version",
+    "last_updated",
+    "deleted",
+    "member",
+    "content",
+    *LABEL_COLUMNS,
+)
 
 
 def stamp_meta(resource: dict, *, rid_id: str, version: int, now: float, member: str | None) -> None:
@@ -83,7 +119,9 @@ def prepare(
             )
     patients = compartment_patients(resource, rows)
     content = orjson.dumps(resource)
-    return Prepared(rid, rtype, rid_id, version, now, member, content, index, patients)
+    return Prepared(
+        rid, rtype, rid_id, version, now, member, content, index, patients, label_columns(resource)
+    )
 
 
 def retarget(p: Prepared, moved: dict[str, str]) -> None:

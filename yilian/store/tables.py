@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -38,6 +39,11 @@ resources = Table(
     Column("deleted", Boolean, nullable=False, default=False),
     Column("member", String(64)),  # the alliance member the resource came from
     Column("content", LargeBinary, nullable=False),  # the resource as JSON (UTF-8), meta included
+    # GB/T 39725 labels copied from meta.security (gate/labels.py writes them) so the gate can filter in SQL.
+    Column("level", SmallInteger, nullable=False, server_default="4"),
+    Column("category", String(4), nullable=False, server_default="MA"),
+    Column("sensitivity", String(16)),  # HIV, STD, PSY, GDIS for level-5 data: what a consent must name
+    Column("redact", String(200)),  # elements to redact for readers without the right (space-separated)
     UniqueConstraint("type", "id", name="uq_resources_type_id"),
 )
 Index("ix_resources_type_updated", resources.c.type, resources.c.last_updated)
@@ -111,6 +117,8 @@ users = Table(
     Column("organization", String(64)),  # the member the user works for
     Column("roles", Text, nullable=False),  # space-separated role codes
     Column("token_hash", String(64), unique=True),  # SHA-256 of the bearer token
+    Column("password_hash", String(200)),  # argon2id; None: the user signs in with a token only
+    Column("scopes", Text),  # SMART v2 scopes of the user's long-lived token (None: by role)
     Column("active", Boolean, nullable=False, default=True),
 )
 

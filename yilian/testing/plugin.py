@@ -94,7 +94,10 @@ def gate(engine: Engine, settings: Settings) -> Gate:
     return build_gate(settings, engine)
 
 
-def caller(roles: str, org: str | None = "m-tertiary-1", purpose: str = "TREAT", **kw) -> Caller:  # noqa: ANN003
+def caller(roles: str, org: str | None = "m-tertiary-1", purpose: str | None = None, **kw) -> Caller:  # noqa: ANN003
+    from yilian.gate.policy import default_purpose
+
+    purpose = purpose or default_purpose(frozenset(roles.split()))
     return Caller(
         kw.get("user_id", roles.replace(" ", "-")),
         kw.get("name", roles),
@@ -167,4 +170,65 @@ def tokens(engine: Engine) -> dict[str, str]:
         "clinician": add_user(engine, "dr.li", "李医生", "m-tertiary-1", ["clinician"], token="t-clinician"),
         "member": add_user(engine, "his-a", "HIS of A", "m-a", ["member-system"], token="t-member-a"),
         "member_b": add_user(engine, "his-b", "HIS of B", "m-b", ["member-system"], token="t-member-b"),
+    }
+
+
+def consent_resource(
+    patient_id: str,
+    *,
+    permit: bool = True,
+    purposes: tuple[str, ...] = ("TREAT",),
+    recipients: tuple[str, ...] = (),
+    classes: tuple[str, ...] = (),
+    when: str = "2026-01-01T09:00:00+08:00",
+    status: str = "active",
+    method: str = "explicit-click",
+    exceptions: tuple[dict, ...] = (),
+) -> dict:
+    """A Consent as a patient gives it (capture method, notice version and evidence included)."""
+    from yilian.consent.codes import (
+        ACT_CODE_SYSTEM,
+        CAPTURE_EXT,
+        NOTICE_EXT,
+        PURPOSE_SYSTEM,
+        RESOURCE_TYPES_SYSTEM,
+    )
+
+    sensitive = {"HIV", "STD", "PSY", "GDIS"}
+    provision: dict = {"type": "permit" if permit else "deny"}
+    if purposes:
+        provision["purpose"] = [{"system": PURPOSE_SYSTEM, "code": p} for p in purposes]
+    if recipients:
+        provision["actor"] = [
+            {"role": {"text": "recipient"}, "reference": {"reference": f"Organization/{r}"}}
+            for r in recipients
+        ]
+    if [c for c in classes if c not in sensitive]:
+        provision["class"] = [
+            {"system": RESOURCE_TYPES_SYSTEM, "code": c} for c in classes if c not in sensitive
+        ]
+    if [c for c in classes if c in sensitive]:
+        provision["securityLabel"] = [
+            {"system": ACT_CODE_SYSTEM, "code": c} for c in classes if c in sensitive
+        ]
+    if exceptions:
+        provision["provision"] = list(exceptions)
+    return {
+        "resourceType": "Consent",
+        "status": status,
+        "scope": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
+            ]
+        },
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": f"Patient/{patient_id}"},
+        "dateTime": when,
+        "policyRule": {"text": "医联体数据共享知情同意 v1"},
+        "extension": [
+            {"url": CAPTURE_EXT, "valueCode": method},
+            {"url": NOTICE_EXT, "valueString": "2026-01"},
+        ],
+        "sourceAttachment": {"contentType": "text/plain", "title": "点击同意记录"},
+        "provision": provision,
     }

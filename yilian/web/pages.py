@@ -168,7 +168,7 @@ def error_page(
 
 
 def _caller(user: User):  # noqa: ANN202 - a Caller
-    return user.caller("TREAT")
+    return user.caller()
 
 
 # ---- sign-in --------------------------------------------------------------------------------------

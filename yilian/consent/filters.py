@@ -1,0 +1,49 @@
+"""The consent decision as SQL over `consent_grants`, for the gate to put in every read's WHERE clause.
+
+Twin of decide.py (a property test checks they agree): for each patient whose compartment holds the row,
+the newest applicable grant (deeper provision first, deny first on a tie) must permit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
+
+from yilian.consent.model import ANY
+from yilian.consent.tables import consent_grants
+from yilian.store.tables import compartment, resources
+
+R = resources.c
+G = consent_grants.c
+
+
+def newest_permit(patient_id, purpose: str, recipient: str, at: float):  # noqa: ANN001, ANN201
+    """Scalar subquery: the permit flag of the newest applicable grant for `patient_id`, or NULL."""
+    class_matches = or_(
+        and_(R.level < 5, G.data_class.in_([ANY]) | (G.data_class == R.type)),
+        and_(R.level >= 5, G.data_class == R.sensitivity),
+    )
+    return (
+        select(G.permit)
+        .where(
+            G.patient_id == patient_id,
+            G.purpose.in_([purpose, ANY]),
+            G.recipient.in_([recipient, ANY]),
+            G.start <= at,
+            G.end >= at,
+            class_matches,
+        )
+        .order_by(G.recorded.desc(), G.depth.desc(), G.permit.asc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def consented(purpose: str, recipient: str, at: float) -> ColumnElement[bool]:
+    """Rows in at least one patient compartment whose every patient's newest applicable grant permits."""
+    c = compartment.alias("cc")
+    in_some = exists().where(c.c.rid == R.rid)
+    refused = exists().where(
+        c.c.rid == R.rid,
+        func.coalesce(newest_permit(c.c.patient_id, purpose, recipient, at), false()) == false(),
+    )
+    return and_(in_some, not_(refused))

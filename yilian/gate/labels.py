@@ -1,0 +1,138 @@
+"""GB/T 39725-2020 data categories and levels, written into each resource's meta.security on write.
+
+Rules (a TOML file, `YILIAN_LABEL_RULES`, or the defaults below) give every resource type a category
+(PA, HS, MA, MP, HR, PH) and level (1-5), and list sensitive classes (HIV, STD, severe mental disorder,
+genetic: level 5) by code. A resource whose own code is sensitive is level 5 as a whole; a resource that
+only mentions a sensitive code in a secondary element (an Encounter's reason, a report's conclusion)
+keeps its level, and those elements are marked so that readers without the right are served the
+resource with them redacted.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from yilian.alliance.codes import BASE
+
+GBT_LEVEL = f"{BASE}/CodeSystem/gbt39725-level"
+GBT_CATEGORY = f"{BASE}/CodeSystem/gbt39725-category"
+SENSITIVE_ELEMENT = f"{BASE}/CodeSystem/sensitive-element"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+OBLIGATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+OWNED_SYSTEMS = (GBT_LEVEL, GBT_CATEGORY, SENSITIVE_ELEMENT, ACT_CODE, CONFIDENTIALITY)
+
+DEFAULT_RULES = Path(__file__).with_name("label_rules.toml")
+
+
+@dataclass(frozen=True)
+class Labels:
+    category: str
+    level: int
+    sensitivity: str | None  # HIV, STD, PSY, GDIS: the class a consent must name for level 5
+    redact: tuple[str, ...]  # top-level elements holding sensitive codes in a lower-level resource
+
+
+@dataclass(frozen=True)
+class Rules:
+    types: dict[str, tuple[str, int]]  # resource type -> (category, level)
+    default: tuple[str, int]
+    primary: dict[str, tuple[str, ...]]  # resource type -> elements whose codes make it level 5
+    secondary: tuple[str, ...]  # elements of any type whose sensitive codes are redacted
+    classes: dict[str, list[tuple[str, str]]]  # class -> [(system, code or prefix*)]
+
+    def redaction_elements(self) -> tuple[str, ...]:
+        return self.secondary
+
+
+@cache
+def rules(path: str | None = None) -> Rules:
+    data = tomllib.loads(Path(path or DEFAULT_RULES).read_text(encoding="utf-8"))
+    types = {
+        t: (c, int(lv)) for c, spec in data["categories"].items() for lv, names in spec.items() for t in names
+    }
+    classes = {
+        name: [(m["system"], m["code"]) for m in matchers] for name, matchers in data["classes"].items()
+    }
+    return Rules(
+        types,
+        (data["default"]["category"], int(data["default"]["level"])),
+        {k: tuple(v) for k, v in data["primary"].items()},
+        tuple(data["redaction"]["elements"]),
+        classes,
+    )
+
+
+def classify(resource: dict, rule_set: Rules | None = None) -> Labels:
+    r = rule_set or rules()
+    rtype = resource.get("resourceType", "")
+    category, level = r.types.get(rtype, r.default)
+    sensitivity = None
+    for key in r.primary.get(rtype, ()):
+        sensitivity = sensitivity or _sensitive_class(resource.get(key), r)
+    if sensitivity:
+        return Labels(category, 5, sensitivity, ())
+    redact = tuple(k for k in r.secondary if k in resource and _sensitive_class(resource[k], r))
+    return Labels(category, level, None, redact)
+
+
+def label(resource: dict, rule_set: Rules | None = None) -> Labels:
+    """Classify a resource and write the labels into meta.security (replacing any a client sent)."""
+    labels = classify(resource, rule_set)
+    meta = resource.setdefault("meta", {})
+    kept = [s for s in meta.get("security", []) if s.get("system") not in OWNED_SYSTEMS]
+    kept += [
+        {"system": GBT_CATEGORY, "code": labels.category},
+        {"system": GBT_LEVEL, "code": f"L{labels.level}"},
+        {"system": CONFIDENTIALITY, "code": {5: "V", 4: "R", 3: "M"}.get(labels.level, "L")},
+    ]
+    if labels.sensitivity:
+        kept.append({"system": ACT_CODE, "code": labels.sensitivity})
+    kept += [{"system": SENSITIVE_ELEMENT, "code": key} for key in labels.redact]
+    meta["security"] = kept
+    return labels
+
+
+def read_labels(resource: dict) -> Labels:
+    """The labels a stored resource carries (what `label` wrote)."""
+    category, level, sensitivity, redact = "", 4, None, []
+    for s in resource.get("meta", {}).get("security", ()):
+        system, code = s.get("system"), s.get("code", "")
+        if system == GBT_LEVEL and code[1:].isdigit():
+            level = int(code[1:])
+        elif system == GBT_CATEGORY:
+            category = code
+        elif system == ACT_CODE:
+            sensitivity = code
+        elif system == SENSITIVE_ELEMENT:
+            redact.append(code)
+    return Labels(category, level, sensitivity, tuple(redact))
+
+
+def _sensitive_class(value: object, r: Rules) -> str | None:
+    for system, code in _codings(value):
+        for name, matchers in r.classes.items():
+            if any(system == s and _code_matches(code, c) for s, c in matchers):
+                return name
+    return None
+
+
+def _code_matches(code: str, pattern: str) -> bool:
+    return code.startswith(pattern[:-1]) if pattern.endswith("*") else code == pattern
+
+
+def _codings(value: object):  # noqa: ANN202 - yields (system, code)
+    """Every (system, code) in a CodeableConcept, Coding, or lists and nests of them."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _codings(item)
+    elif isinstance(value, dict):
+        if "code" in value and "system" in value and isinstance(value["code"], str):
+            yield value["system"], value["code"]
+        for key in ("coding", "condition", "code"):
+            inner = value.get(key)
+            if isinstance(inner, list | dict):
+                yield from _codings(inner)
