@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from yilian.config import Settings
 from yilian.fhir import api as fhir_api
+from yilian.gate import api as auth_api
 from yilian.wiring import build_gate
 
 
@@ -15,6 +16,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.gate = build_gate(settings)
     app.include_router(fhir_api.router)
+    app.include_router(auth_api.router)
     fhir_api.install_error_handlers(app)
     from yilian.web import pages
 

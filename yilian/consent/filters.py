@@ -34,6 +34,7 @@ def newest_permit(patient_id, purpose: str, recipient: str, at: float):  # noqa:
         )
         .order_by(G.recorded.desc(), G.depth.desc(), G.permit.asc())
         .limit(1)
+        .correlate_except(consent_grants)  # the row's level, type and sensitivity come from the outer query
         .scalar_subquery()
     )
 

@@ -10,6 +10,7 @@ resource with them redacted.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -50,7 +51,9 @@ class Rules:
 
 @cache
 def rules(path: str | None = None) -> Rules:
-    data = tomllib.loads(Path(path or DEFAULT_RULES).read_text(encoding="utf-8"))
+    """The label rules: `path`, else the file YILIAN_LABEL_RULES names (Settings.label_rules), else ours."""
+    path = path or os.environ.get("YILIAN_LABEL_RULES") or str(DEFAULT_RULES)
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     types = {
         t: (c, int(lv)) for c, spec in data["categories"].items() for lv, names in spec.items() for t in names
     }

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, false
 
 from yilian.config import Settings
-from yilian.fhir.outcomes import multiple_matches
+from yilian.fhir.outcomes import multiple_matches, not_found
 from yilian.gate import breakglass, policy, writes
 from yilian.gate.access import Access, Observer
 from yilian.gate.caller import Caller
@@ -22,6 +22,7 @@ from yilian.gate.scopes import check_scope
 from yilian.store import dialect, repository
 from yilian.store.repository import Stored
 from yilian.store.rows import Prepared, member_of
+from yilian.store.search.dates import instant
 from yilian.store.search.keys import param_key
 from yilian.store.search.params import search_params
 from yilian.store.search.parse import SearchQuery, parse_query
@@ -30,6 +31,7 @@ from yilian.store.search.sql import query_conditions
 from yilian.store.tables import resources
 
 R = resources.c
+BREAK_GLASS_NOTICE = ("https://yilian.org/fhir/CodeSystem/notice", "break-glass")
 
 
 @dataclass
@@ -212,6 +214,36 @@ class GatedRepository:
         policy.check_write(self.caller, rtype, existing.member)
         check_scope(self.caller.scopes, rtype, "d")
         return self._wrote([repository.delete_version(self.conn, existing)])[0]
+
+    def break_glass(self, patient_id: str, reason: str) -> dict:
+        """Open an emergency access to a patient's record and tell the patient (a Communication)."""
+        if repository.current(self.conn, "Patient", patient_id) is None:
+            raise not_found(f"Patient/{patient_id} is not known")
+        grant = breakglass.open_access(
+            self.conn, self.caller, patient_id, reason, self.settings.break_glass_minutes
+        )
+        notice = {
+            "resourceType": "Communication",
+            "status": "completed",
+            "category": [
+                {
+                    "coding": [{"system": BREAK_GLASS_NOTICE[0], "code": BREAK_GLASS_NOTICE[1]}],
+                    "text": "紧急调阅通知 Emergency access notice",
+                }
+            ],
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "recipient": [{"reference": f"Patient/{patient_id}"}],
+            "sent": instant(grant["started"]),
+            "payload": [
+                {
+                    "contentString": f"{self.caller.name}（{self.caller.organization}）"
+                    f"因紧急情况调阅了您的健康档案。理由：{grant['reason']}"
+                }
+            ],
+        }
+        self.create_many([(notice, None)])
+        self.notes["break_glass_opened"] = {patient_id: grant["reason"]}
+        return grant
 
     def _visible(self, stored: Stored) -> bool:
         return bool(repository.fetch(self.conn, [R.rid == stored.rid, self.scope], limit=1))

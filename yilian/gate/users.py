@@ -26,12 +26,21 @@ class User:
     organization: str | None
     roles: frozenset[str]
     patient_id: str | None = None
+    scopes: frozenset[str] | None = None
 
-    def caller(self, purpose: str | None = None) -> Caller:
+    def caller(self, purpose: str | None = None, scopes: frozenset[str] | None = None) -> Caller:
         from yilian.gate.policy import default_purpose
 
         purpose = purpose or default_purpose(self.roles)
-        return Caller(self.id, self.name, self.organization, self.roles, purpose, self.patient_id)
+        return Caller(
+            self.id,
+            self.name,
+            self.organization,
+            self.roles,
+            purpose,
+            self.patient_id,
+            scopes if scopes is not None else self.scopes,
+        )
 
 
 def token_hash(token: str) -> str:
@@ -69,7 +78,8 @@ def _user(row) -> User:  # noqa: ANN001 - a Row
     roles = frozenset(row.roles.split())
     # A patient user's id is "patient:<Patient id>": their record is that Patient's compartment.
     patient_id = row.id.split(":", 1)[1] if row.id.startswith("patient:") else None
-    return User(row.id, row.name, row.organization, roles, patient_id)
+    scopes = frozenset(row.scopes.split()) if getattr(row, "scopes", None) else None
+    return User(row.id, row.name, row.organization, roles, patient_id, scopes)
 
 
 def user_by_token(engine: Engine, token: str) -> User | None:
@@ -94,10 +104,14 @@ def authenticate(engine: Engine, authorization: str | None, purpose: str | None)
     """The Caller behind an `Authorization: Bearer <token>` header, or a 401."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise unauthorized("Sign in first: send 'Authorization: Bearer <token>'")
-    user = user_by_token(engine, authorization[7:].strip())
+    from yilian.gate import tokens
+
+    token = authorization[7:].strip()
+    found = tokens.lookup(engine, token)
+    user, scopes = found if found else (user_by_token(engine, token), None)
     if user is None:
-        raise unauthorized("The access token is not valid (unknown or revoked)")
+        raise unauthorized("The access token is not valid (unknown, expired or revoked)")
     purpose = (purpose or user.caller().purpose).upper()
     if purpose not in PURPOSES:
         raise bad_request(f"Unknown purpose of use '{purpose}'; use one of {', '.join(PURPOSES)}")
-    return user.caller(purpose)
+    return user.caller(purpose, scopes)
