@@ -18,7 +18,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_api.router)
     app.include_router(auth_api.router)
     fhir_api.install_error_handlers(app)
+    from yilian.consent import pages as consent_pages
+    from yilian.gate import pages as gate_pages
     from yilian.web import pages
 
     pages.install(app)
+    gate_pages.install(app)
+    consent_pages.install(app)
     return app

@@ -8,8 +8,8 @@ import tarfile
 import orjson
 import pytest
 
-from yilian.fhir.outcomes import FhirError
 from yilian.alliance.codes import SOURCE_MEMBER
+from yilian.fhir.outcomes import FhirError
 from yilian.gate.caller import operator
 from yilian.gate.labels import OWNED_SYSTEMS
 from yilian.ingest.bulk import load_paths
@@ -35,7 +35,8 @@ def examples() -> list[tuple[str, dict]]:
 def without_meta(resource: dict) -> dict:
     meta = {k: v for k, v in resource.get("meta", {}).items() if k not in ("versionId", "lastUpdated")}
     for key, ours in (("tag", SOURCE_MEMBER), ("security", None)):
-        kept = [t for t in meta.get(key, []) if t.get("system") != ours and t.get("system") not in OWNED_SYSTEMS]
+        server_owned = (ours, *OWNED_SYSTEMS)
+        kept = [t for t in meta.get(key, []) if t.get("system") not in server_owned]
         if kept:
             meta[key] = kept
         else:

@@ -16,3 +16,22 @@ def refresh(conn: Connection, consent: dict, *, deleted: bool, recorded_fallback
     rows = [g.row() for g in grants_of(consent, recorded_fallback)]
     if rows:
         conn.execute(consent_grants.insert(), rows)
+
+
+def sharing_decision(conn: Connection, patient_ids: list[str], purpose: str, recipient: str, at: float):  # noqa: ANN201
+    """Whether the patients' newest applicable consents let `recipient` use their records (level 1-4) for
+    `purpose`: the decision a page explains to the clinician (and asks the patient about when missing)."""
+    from sqlalchemy import select
+
+    from yilian.consent.decide import NO_CONSENT, Decision, Request, decide
+    from yilian.consent.model import Grant
+
+    if not patient_ids:
+        return Decision(NO_CONSENT)
+    rows = conn.execute(select(consent_grants).where(consent_grants.c.patient_id.in_(patient_ids)))
+    grants = [Grant(**r._mapping) for r in rows]
+    decisions = [
+        decide([g for g in grants if g.patient_id == pid], Request(purpose, recipient, "*", 4, None, at))
+        for pid in patient_ids
+    ]
+    return next((d for d in decisions if not d.permitted), decisions[0])

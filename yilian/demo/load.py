@@ -88,5 +88,5 @@ def seed_users(gate: Gate, members: list[dict]) -> list[DemoUser]:
     for user_id, name, kind, roles, token in DEMO_USERS:
         org = first_of.get(kind) if kind else None
         add_user(gate.engine, user_id, name, org, roles, token=token)
-        out.append(DemoUser(user_id, name, org, frozenset(roles), None, token))
+        out.append(DemoUser(user_id, name, org, frozenset(roles), token=token))
     return out

@@ -65,3 +65,14 @@ def review(conn: Connection, access_id: str, reviewer: Caller, note: str) -> Non
     )
     if done.rowcount == 0:
         raise bad_request(f"No break-glass access {access_id}")
+
+
+def active_reason(engine, user_id: str, patient_id: str) -> tuple[str, float] | None:  # noqa: ANN001
+    """(reason, expires) of this user's unexpired break-glass on this patient, if any."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(B.reason, B.expires)
+            .where(B.user_id == user_id, B.patient_id == patient_id, B.expires > time.time())
+            .order_by(B.expires.desc())
+        ).first()
+    return (row.reason, row.expires) if row else None

@@ -8,6 +8,7 @@ Handlers are plain `def`, so FastAPI runs the synchronous router in its thread p
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,7 +20,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from yilian.alliance.codes import member_type_of
+from yilian.consent.service import sharing_decision
 from yilian.fhir.outcomes import FhirError
+from yilian.gate import breakglass
+from yilian.gate.tokens import check_password
 from yilian.gate.users import User, list_users, user_by_id, user_by_token
 from yilian.web import display, i18n, records, summary, timeline
 from yilian.web.session import COOKIE, make_session, read_session
@@ -60,6 +64,7 @@ def install(app: FastAPI) -> None:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=HERE / "templates")
     env = templates.env
+    env.filters["clock"] = lambda seconds: time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
     env.globals.update(
         t=_t,
         label=_label,
@@ -160,11 +165,33 @@ def render(request: Request, name: str, status: int = 200, **context: object) ->
 
 
 def error_page(
-    request: Request, err: FhirError, user: User | None = None, directory: records.Directory | None = None
+    request: Request,
+    err: FhirError,
+    user: User | None = None,
+    directory: records.Directory | None = None,
+    break_glass_for: str | None = None,
 ) -> HTMLResponse:
     titles = {lang: i18n.error_title(err.status, lang) for lang in i18n.LANGS}
     name = "_error.html" if request.headers.get("hx-request") else "error.html"
-    return render(request, name, err.status, error=err, titles=titles, user=user, directory=directory)
+    return render(
+        request,
+        name,
+        err.status,
+        error=err,
+        titles=titles,
+        user=user,
+        directory=directory,
+        break_glass_for=break_glass_for,
+    )
+
+
+def _sharing(gate, caller, record):  # noqa: ANN001, ANN202 - a consent Decision or None
+    """For a clinician, whether the patient lets this member use records from other members."""
+    if not caller.has("clinician", "nurse", "family-doctor", "pharmacist") or not caller.organization:
+        return None
+    ids = [r["id"] for r in record.registrations] or [record.patient["id"]]
+    with gate.engine.connect() as conn:
+        return sharing_decision(conn, ids, "TREAT", caller.organization, time.time())
 
 
 def _caller(user: User):  # noqa: ANN202 - a Caller
@@ -180,8 +207,14 @@ def signin_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A00
 
 
 @router.post("/signin", response_class=HTMLResponse)
-def signin(request: Request, token: str = Form(""), next: str = Form("/")) -> Response:  # noqa: A002
-    user = user_by_token(request.app.state.gate.engine, token.strip()) if token.strip() else None
+def signin(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    token: str = Form(""),
+    next: str = Form("/"),  # noqa: A002 - the usual name
+) -> Response:
+    user = _signed_in_user(request.app.state.gate.engine, username.strip(), password, token.strip())
     if user is None:
         return render(
             request,
@@ -202,6 +235,16 @@ def signin(request: Request, token: str = Form(""), next: str = Form("/")) -> Re
         secure=request.url.scheme == "https",
     )
     return response
+
+
+def _signed_in_user(engine, username: str, password: str, token: str) -> User | None:  # noqa: ANN001
+    """The user a password (argon2) or an access token identifies, or None."""
+    if username and password:
+        try:
+            return check_password(engine, username, password)
+        except FhirError:
+            return None
+    return user_by_token(engine, token) if token else None
 
 
 @router.api_route("/signout", methods=["GET", "POST"])
@@ -271,12 +314,18 @@ def patient_page(
     request: Request, patient_id: str, member: str = "", kind: str = "", user: User = Depends(signed_in)
 ) -> HTMLResponse:
     gate, caller = request.app.state.gate, _caller(user)
+    emergency = breakglass.active_reason(gate.engine, user.id, patient_id)
+    if emergency:
+        caller = caller.with_purpose("ETREAT")  # the open break-glass is used, flagged, for this patient
     directory = None
     try:
         directory = records.directory(gate, caller)
         record = records.patient_record(gate, caller, patient_id)
     except FhirError as err:
-        return error_page(request, err, user, directory)
+        may_break_glass = err.status == 404 and user.roles & {"clinician", "nurse"}
+        return error_page(
+            request, err, user, directory, break_glass_for=patient_id if may_break_glass else None
+        )
     every = timeline.entries(record.resources)
     shown = timeline.select(every, member or None, kind if kind in timeline.KINDS else None)
     context = dict(
@@ -290,6 +339,9 @@ def patient_page(
         kind=kind,
         shown=len(shown),
         total=len(every),
+        emergency=emergency,
+        consent=_sharing(gate, caller, record),
+        request_sent=bool(request.query_params.get("requested")),
     )
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "timeline":
         return render(request, "patients/_timeline.html", **context)
