@@ -1,5 +1,9 @@
 """Read latency on a loaded Synthea store: Patient/$everything and Observation?patient=X&code=Y,
-through the router (gate, store, Bundle serialisation), beside the raw SQL that fetches the same rows."""
+through the router (gate, store, Bundle serialisation), beside the raw SQL that fetches the same rows.
+
+The reader is a clinician at a member that holds none of the records: every row is shown because the
+patient consented, so the consent check runs on every row (the enforced path, as in production).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,22 @@ from yilian.fhir.router import handle
 from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
 
-READER = Caller("bench", "bench clinician", "m-1", frozenset({"clinician"}), "TREAT")
+READER = Caller("bench", "bench clinician", "m-bench", frozenset({"clinician"}), "TREAT")
+ADMIN = Caller("bench-admin", "bench admin", None, frozenset({"admin"}), "HOPERAT")
+
+
+def grant_consents(gate: Gate, patient_ids: list[str]) -> None:
+    """Every patient agrees that any member may use their records to treat them."""
+    from yilian.consent.build import consent
+
+    entries = [
+        {"resource": consent(pid), "request": {"method": "POST", "url": "Consent"}} for pid in patient_ids
+    ]
+    handle(
+        gate,
+        ADMIN,
+        FhirRequest("POST", "", body={"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+    )
 
 
 def _time(fn) -> float:  # noqa: ANN001
@@ -38,6 +57,7 @@ def _patients_and_codes(gate: Gate) -> list[tuple[str, str]]:
 
 def measure(gate: Gate, rounds: int = 3) -> dict:
     pairs = _patients_and_codes(gate)
+    grant_consents(gate, [pid for pid, _ in pairs])
 
     def everything(pid: str) -> None:
         handle(gate, READER, FhirRequest("GET", f"Patient/{pid}/$everything")).json_bytes()

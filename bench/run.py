@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import everything, ingest
+from bench import everything, governance, ingest
 from bench.common import SYNTHEA, emit, require
 
 
@@ -20,6 +20,7 @@ def main() -> None:
     kept: list = []
     emit(ingest.run(SYNTHEA, args.database_url, keep=kept))
     emit(everything.measure(kept[0]))
+    emit(governance.run_all(kept[0]))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import time
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from yilian.consent.codes import CAPTURE_EXT, CHANNEL_EXT, NOTICE_EXT, PURPOSE_SYSTEM
+from yilian.consent.build import NOTICE_VERSION, consent
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.outcomes import FhirError, forbidden
 from yilian.fhir.router import handle
@@ -18,7 +18,6 @@ from yilian.web import i18n
 from yilian.web.pages import add_nav, error_page, render, signed_in
 
 router = APIRouter(include_in_schema=False)
-NOTICE_VERSION = "2026-01"
 PATIENTS = frozenset({"patient"})
 
 i18n.register(
@@ -174,35 +173,17 @@ def withdraw(request: Request, consent_id: str, user: User = Depends(signed_in))
 
 def portal_consent(patient_id: str, member: str | None, permit: bool) -> dict:
     """A consent the patient gives by clicking in the portal after reading the notice."""
-    provision: dict = {
-        "type": "permit" if permit else "deny",
-        "purpose": [{"system": PURPOSE_SYSTEM, "code": "TREAT"}],
-    }
-    if member:
-        provision["actor"] = [
-            {"role": {"text": "recipient"}, "reference": {"reference": f"Organization/{member}"}}
-        ]
     now = instant(time.time())
-    return {
-        "resourceType": "Consent",
-        "status": "active",
-        "scope": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": f"Patient/{patient_id}"},
-        "dateTime": now,
-        "policyRule": {"text": f"医联体诊疗信息共享告知书 {NOTICE_VERSION}"},
-        "extension": [
-            {"url": CAPTURE_EXT, "valueCode": "explicit-click"},
-            {"url": CHANNEL_EXT, "valueCode": "portal"},
-            {"url": NOTICE_EXT, "valueString": NOTICE_VERSION},
-        ],
-        "sourceAttachment": {"contentType": "text/plain", "title": f"患者门户点击确认 {now}"},
-        "provision": provision,
-    }
+    return consent(
+        patient_id,
+        permit=permit,
+        recipients=(member,) if member else (),
+        when=now,
+        method="explicit-click",
+        channel="portal",
+        evidence=f"患者门户点击确认 {now}",
+        notice=NOTICE_VERSION,
+    )
 
 
 def _entries(bundle: dict) -> list[dict]:

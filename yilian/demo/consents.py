@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from yilian.alliance.codes import SOURCE_MEMBER
-from yilian.consent.codes import CAPTURE_EXT, CHANNEL_EXT, NOTICE_EXT, PURPOSE_SYSTEM
+from yilian.consent.build import consent
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
 from yilian.gate.caller import Caller
@@ -19,30 +19,9 @@ WHEN = "2026-03-01T09:30:00+08:00"
 def consent_for(mrn: str, member_id: str, *, permit: bool) -> dict:
     """A Consent about the Patient with this MRN at this member, as captured at that member's desk."""
     patient = f"Patient?identifier={mrn}&_tag={SOURCE_MEMBER}|{member_id}"
-    return {
-        "resourceType": "Consent",
-        "status": "active",
-        "scope": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": patient},
-        "dateTime": WHEN,
-        "organization": [{"reference": f"Organization/{member_id}"}],
-        "policyRule": {"text": "医联体诊疗信息共享知情同意书（2026 版）"},
-        "extension": [
-            {"url": CAPTURE_EXT, "valueCode": "signature"},
-            {"url": CHANNEL_EXT, "valueCode": "desk"},
-            {"url": NOTICE_EXT, "valueString": "2026-01"},
-        ],
-        "sourceAttachment": {"contentType": "application/pdf", "title": "知情同意书签字扫描件"},
-        "provision": {
-            "type": "permit" if permit else "deny",
-            "purpose": [{"system": PURPOSE_SYSTEM, "code": "TREAT"}],
-        },
-    }
+    return consent(
+        patient, permit=permit, when=WHEN, method="signature", channel="desk", evidence="知情同意书签字扫描件"
+    )
 
 
 def seed_consents(gate: Gate, truth: dict[str, list[tuple[str, str]]], seed: int, system_of) -> int:  # noqa: ANN001 - member id -> Caller

@@ -173,62 +173,8 @@ def tokens(engine: Engine) -> dict[str, str]:
     }
 
 
-def consent_resource(
-    patient_id: str,
-    *,
-    permit: bool = True,
-    purposes: tuple[str, ...] = ("TREAT",),
-    recipients: tuple[str, ...] = (),
-    classes: tuple[str, ...] = (),
-    when: str = "2026-01-01T09:00:00+08:00",
-    status: str = "active",
-    method: str = "explicit-click",
-    exceptions: tuple[dict, ...] = (),
-) -> dict:
+def consent_resource(patient_id: str, **kwargs) -> dict:  # noqa: ANN003 - see yilian.consent.build
     """A Consent as a patient gives it (capture method, notice version and evidence included)."""
-    from yilian.consent.codes import (
-        ACT_CODE_SYSTEM,
-        CAPTURE_EXT,
-        NOTICE_EXT,
-        PURPOSE_SYSTEM,
-        RESOURCE_TYPES_SYSTEM,
-    )
+    from yilian.consent.build import consent
 
-    sensitive = {"HIV", "STD", "PSY", "GDIS"}
-    provision: dict = {"type": "permit" if permit else "deny"}
-    if purposes:
-        provision["purpose"] = [{"system": PURPOSE_SYSTEM, "code": p} for p in purposes]
-    if recipients:
-        provision["actor"] = [
-            {"role": {"text": "recipient"}, "reference": {"reference": f"Organization/{r}"}}
-            for r in recipients
-        ]
-    if [c for c in classes if c not in sensitive]:
-        provision["class"] = [
-            {"system": RESOURCE_TYPES_SYSTEM, "code": c} for c in classes if c not in sensitive
-        ]
-    if [c for c in classes if c in sensitive]:
-        provision["securityLabel"] = [
-            {"system": ACT_CODE_SYSTEM, "code": c} for c in classes if c in sensitive
-        ]
-    if exceptions:
-        provision["provision"] = list(exceptions)
-    return {
-        "resourceType": "Consent",
-        "status": status,
-        "scope": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
-            ]
-        },
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": f"Patient/{patient_id}"},
-        "dateTime": when,
-        "policyRule": {"text": "医联体数据共享知情同意 v1"},
-        "extension": [
-            {"url": CAPTURE_EXT, "valueCode": method},
-            {"url": NOTICE_EXT, "valueString": "2026-01"},
-        ],
-        "sourceAttachment": {"contentType": "text/plain", "title": "点击同意记录"},
-        "provision": provision,
-    }
+    return consent(patient_id, **kwargs)
