@@ -67,7 +67,7 @@ def demo(
         f"演示医联体已载入 Demo alliance loaded: {summary.members} members, "
         f"{summary.bundles} feeds, {summary.resources} resources"
     )
-    table = Table(title="演示用户 Demo users (access tokens)")
+    table = Table(title="演示用户 Demo users (the token is also the password)")
     for col in ("user", "name", "member", "roles", "token"):
         table.add_column(col, no_wrap=col in ("user", "token", "member"))
     for u in summary.users:
@@ -81,12 +81,17 @@ def users_add(
     name: str = typer.Option(..., help="Display name."),
     org: str = typer.Option(None, help="The member Organization id the user works for."),
     role: list[str] = typer.Option(..., help="A role (repeat for several)."),
+    password: bool = typer.Option(False, "--password", help="Ask for a password (for sign-in and /auth/token)."),
 ) -> None:
     """Create a user and print their access token (shown once)."""
+    from yilian.gate.tokens import set_password
     from yilian.gate.users import add_user
 
+    secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
     try:
         token = add_user(gate().engine, user_id, name, org, role)
+        if secret:
+            set_password(gate().engine, user_id, secret)
     except FhirError as err:
         raise fail(err) from None
     console.print(f"User {user_id} created. Access token (keep it secret, shown once): [bold]{token}[/bold]")

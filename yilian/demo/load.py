@@ -80,6 +80,7 @@ DEMO_USERS = (
 
 def seed_users(gate: Gate, members: list[dict]) -> list[DemoUser]:
     from yilian.alliance.codes import member_type_of
+    from yilian.gate.tokens import set_password
 
     first_of = {}
     for m in members:
@@ -88,5 +89,6 @@ def seed_users(gate: Gate, members: list[dict]) -> list[DemoUser]:
     for user_id, name, kind, roles, token in DEMO_USERS:
         org = first_of.get(kind) if kind else None
         add_user(gate.engine, user_id, name, org, roles, token=token)
+        set_password(gate.engine, user_id, token)  # demo only: the password is the token
         out.append(DemoUser(user_id, name, org, frozenset(roles), token=token))
     return out
