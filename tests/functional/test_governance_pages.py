@@ -116,3 +116,21 @@ def test_a_request_waits_in_the_portal_until_answered(client, world, engine):
     client.post("/portal/consents", data={"decision": "deny", "member": "m-a"})
     portal = client.get("/portal").text
     assert "待处理的授权请求" not in portal and "拒绝" in portal
+
+
+def test_staff_record_a_consent_given_at_the_desk(client, world, engine):
+    add_user(engine, "clerk.b", "乙窗口", "m-b", ["clinician"], token="t-clerk-b")
+    sign_in(client, "t-clerk-b")
+    page = client.get(f"/patients/{world['pb']}").text
+    assert "登记患者在本单位窗口给出的授权" in page
+    missing = client.post(
+        f"/patients/{world['pb']}/consents", data={"decision": "permit", "method": "signature"}
+    )
+    assert missing.status_code == 422 and "evidence" in missing.text  # no evidence, no consent
+    done = client.post(
+        f"/patients/{world['pb']}/consents",
+        data={"decision": "permit", "member": "m-a", "method": "signature", "evidence": "扫描件 2026-118"},
+    )
+    assert done.status_code == 200 and "授权已登记" in done.text
+    sign_in(client, "t-dr-a")
+    assert "HbA1c" in client.get(f"/patients/{world['pb']}").text

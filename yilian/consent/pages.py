@@ -49,6 +49,15 @@ i18n.register(
         "portal.for": "用途",
         "portal.state": "状态",
         "portal.decision": "决定",
+        "desk.title": "登记患者在本单位窗口给出的授权",
+        "desk.method": "方式",
+        "desk.evidence": "凭证（扫描件编号、录音编号等）",
+        "desk.record": "登记",
+        "desk.recorded": "授权已登记。",
+        "desk.scope_all": "医联体所有成员单位",
+        "method.signature": "签字",
+        "method.spoken-recorded": "口头同意并录音",
+        "method.implied-after-notice": "告知后以行为默示",
     },
     {
         "nav.portal": "My consents",
@@ -81,6 +90,15 @@ i18n.register(
         "portal.for": "For",
         "portal.state": "State",
         "portal.decision": "Decision",
+        "desk.title": "Record a consent the patient gave at this desk",
+        "desk.method": "How",
+        "desk.evidence": "Evidence (scan number, recording number...)",
+        "desk.record": "Record",
+        "desk.recorded": "The consent was recorded.",
+        "desk.scope_all": "Every member of the alliance",
+        "method.signature": "Signed",
+        "method.spoken-recorded": "Spoken and recorded",
+        "method.implied-after-notice": "Implied by an act after notice",
     },
 )
 
@@ -158,6 +176,36 @@ def give(
     except FhirError as err:
         return error_page(request, err, user)
     return RedirectResponse("/portal", status_code=303)
+
+
+@router.post("/patients/{patient_id}/consents")
+def record_at_desk(
+    request: Request,
+    patient_id: str,
+    decision: str = Form("permit"),
+    member: str = Form(""),
+    method: str = Form("signature"),
+    evidence: str = Form(""),
+    user: User = Depends(signed_in),
+) -> Response:
+    """Staff record a consent the patient gave at this member's desk, with how it was given and the evidence."""
+    body = consent(
+        patient_id,
+        permit=decision == "permit",
+        recipients=(member,) if member else (),
+        when=instant(time.time()),
+        method=method,
+        channel="desk",
+        evidence=evidence.strip() or "",
+        notice=NOTICE_VERSION,
+    )
+    if not evidence.strip():
+        body.pop("sourceAttachment")  # the consent rules then ask for the evidence, readably
+    try:
+        _fhir(request, user, "POST", "Consent", body=body)
+    except FhirError as err:
+        return error_page(request, err, user)
+    return RedirectResponse(f"/patients/{patient_id}?consent=recorded", status_code=303)
 
 
 @router.post("/portal/consents/{consent_id}/withdraw")

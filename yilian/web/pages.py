@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from yilian.alliance.codes import member_type_of
+from yilian.audit import hooks as audit_hooks
 from yilian.consent.service import sharing_decision
 from yilian.fhir.outcomes import FhirError
 from yilian.gate import breakglass
@@ -185,6 +186,15 @@ def error_page(
     )
 
 
+def _members_for_desk(directory, record, caller):  # noqa: ANN001, ANN202
+    """Members a consent recorded at this desk may name, when the patient is registered here."""
+    here = {display.source_member(r) for r in record.registrations}
+    if not caller.organization or caller.organization not in here or directory is None:
+        return []
+    members = [(m["id"], m.get("name", m["id"])) for m in directory.members]
+    return members or sorted(directory.names.items(), key=lambda kv: kv[1])
+
+
 def _sharing(gate, caller, record):  # noqa: ANN001, ANN202 - a consent Decision or None
     """For a clinician, whether the patient lets this member use records from other members."""
     if not caller.has("clinician", "nurse", "family-doctor", "pharmacist") or not caller.organization:
@@ -215,6 +225,7 @@ def signin(
     next: str = Form("/"),  # noqa: A002 - the usual name
 ) -> Response:
     user = _signed_in_user(request.app.state.gate.engine, username.strip(), password, token.strip())
+    audit_hooks.login(request.app.state.gate, user, username.strip() or "token", user is not None, "web")
     if user is None:
         return render(
             request,
@@ -342,6 +353,8 @@ def patient_page(
         emergency=emergency,
         consent=_sharing(gate, caller, record),
         request_sent=bool(request.query_params.get("requested")),
+        consent_recorded=request.query_params.get("consent") == "recorded",
+        members_for_desk=_members_for_desk(directory, record, caller),
     )
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "timeline":
         return render(request, "patients/_timeline.html", **context)
