@@ -1,0 +1,116 @@
+"""HL7 v2 ORU^R01 ingest through the full path (store the message, parse, map, write through the router with
+its index rows, record the outcome), beside the raw parse-only rate of the same messages in the same run.
+
+The messages are lab reports as the demo's tertiary hospital sends them: a chemistry panel of five results
+each, local LIS codes mapped to LOINC through the member's code table, for 500 patients the hospital
+registered beforehand (ADT^A28, not timed: a lab result is for a patient the MPI already knows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench.common import emit, fresh_gate, machine
+from yilian.demo.local_codes import code_tables
+from yilian.fhir.messages import FhirRequest
+from yilian.fhir.router import handle
+from yilian.gate.caller import operator
+from yilian.ingest.hl7v2.decode import decode
+from yilian.ingest.hl7v2.message import Message
+from yilian.ingest.intake import hl7_items
+from yilian.ingest.pipeline import ingest
+from yilian.ingest.store import save_code_tables
+
+MEMBER = "m-tertiary-1"
+ITEMS = (
+    ("GLU", "空腹血糖", "5.6", "3.9-6.1"),
+    ("CREA", "肌酐", "84", "57-111"),
+    ("K", "钾", "4.2", "3.5-5.3"),
+    ("NA", "钠", "141", "137-147"),
+    ("ALT", "丙氨酸氨基转移酶", "24", "9-50"),
+)
+UNITS = {"GLU": "mmol/L", "CREA": "umol/L", "K": "mmol/L", "NA": "mmol/L", "ALT": "U/L"}
+
+
+PATIENTS = 500
+SURNAMES, GIVEN = "王李张刘陈杨黄赵吴周", ("伟", "芳", "娜", "敏", "静", "磊", "强", "洋", "艳", "杰")
+
+
+def pid(n: int) -> str:
+    mrn = f"1{n % PATIENTS:09d}"
+    name = f"{SURNAMES[n % 10]}^{GIVEN[(n // 10) % 10]}{GIVEN[(n // 100) % 10]}"
+    birth = f"19{40 + n % 50}0{1 + n % 9}{10 + n % 18}"
+    return f"PID|1||{mrn}^^^&2.16.156.10011.1.2.1&ISO^MR||{name}^^^^^L||{birth}|F"
+
+
+def registration(n: int) -> bytes:
+    msh = f"MSH|^~\\&|HIS|{MEMBER}|YILIAN|ALLIANCE|20230101||ADT^A28^ADT_A05|R{n:06d}|P|2.5.1"
+    return f"{msh}\rEVN|A28|20230101\r{pid(n)}\rPV1|1|N\r".encode()
+
+
+def message(n: int) -> bytes:
+    mrn, day = f"1{n % PATIENTS:09d}", f"202{3 + n % 4}0{1 + n % 9}{10 + n % 18}"
+    segments = [
+        f"MSH|^~\\&|LIS|{MEMBER}|YILIAN|ALLIANCE|{day}093000+0800||ORU^R01^ORU_R01|B{n:08d}|P|2.5.1"
+        "|||||CHN|UNICODE UTF-8",
+        pid(n),
+        f"PV1|1|O|||||||||||||||||{mrn}-{n}",
+        f"ORC|RE|L{n}|L{n}||CM",
+        f"OBR|1|L{n}|L{n}|SHQX^生化检查^L|||{day}083000+0800|||||||||||||||{day}093000+0800|||F",
+    ]
+    for i, (code, name, value, ref) in enumerate(ITEMS, start=1):
+        segments.append(
+            f"OBX|{i}|NM|{code}^{name}^L||{value}|{UNITS[code]}^^UCUM|{ref}||||F|||{day}083000+0800"
+        )
+    return ("\r".join(segments) + "\r").encode("utf-8")
+
+
+def run(count: int, database_url: str | None = None, workers: int = 2) -> dict:
+    messages = [message(n) for n in range(count)]
+    started = time.perf_counter()
+    for raw in messages:
+        Message(decode(raw).text)
+    parse_s = time.perf_counter() - started
+    result = {
+        "benchmark": "ingest-hl7v2-oru",
+        "messages": count,
+        "results_per_message": len(ITEMS),
+        "parse_only_msgs_per_s": round(count / parse_s),
+    }
+    for label, n_workers in (("full_path_1_process", 0), (f"full_path_{workers}_workers", workers)):
+        gate = fresh_gate(database_url)
+        handle(
+            gate,
+            operator(),
+            FhirRequest(
+                "PUT",
+                f"Organization/{MEMBER}",
+                body={"resourceType": "Organization", "id": MEMBER, "name": "bench"},
+            ),
+        )
+        save_code_tables(gate.engine, MEMBER, code_tables(MEMBER))
+        ingest(gate, [hl7_items(registration(n), member=MEMBER)[0] for n in range(min(count, PATIENTS))])
+        items = [hl7_items(raw, member=MEMBER, source="bench")[0] for raw in messages]
+        started = time.perf_counter()
+        results = ingest(gate, items, workers=n_workers)
+        seconds = time.perf_counter() - started
+        assert all(r.status == "processed" for r in results), [r.error for r in results if r.error][:3]
+        result["database"] = gate.engine.dialect.name
+        result[f"{label}_msgs_per_s"] = round(count / seconds)
+        result[f"{label}_resources_per_s"] = round(sum(r.resources for r in results) / seconds)
+    result["machine"] = machine()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--database-url", help="PostgreSQL URL to measure there instead of SQLite")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    emit(run(args.messages, args.database_url, args.workers))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""CSV exports with a per-member column mapping (TOML)."""

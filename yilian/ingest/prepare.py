@@ -1,0 +1,150 @@
+"""From a stored message to what the router will write: parse, map, plan. Pure (no database), so it runs
+in worker processes for big files and the benchmark, as yilian.ingest.bulk does for FHIR files.
+
+HL7 v2 transactions made only of conditional creates are planned here too (validation, index rows);
+those with conditional updates are planned by the router in the writer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from yilian.fhir.outcomes import FhirError
+from yilian.fhir.transaction_plan import NeedsDatabase, Plan, plan_transaction
+from yilian.gate.caller import Caller
+from yilian.ingest.codes import CodeMap, Table, Unmapped
+from yilian.ingest.errors import IngestError
+from yilian.ingest.hl7v2.decode import decode
+from yilian.ingest.hl7v2.mapper import map_message
+from yilian.ingest.hl7v2.message import Message
+
+LOCAL_ZONE = "+08:00"
+
+
+def member_system(member_id: str) -> Caller:
+    """The member's own feeding system: what every feed of that member writes as."""
+    return Caller(
+        f"system:{member_id}", f"{member_id} HIS", member_id, frozenset({"member-system"}), "HOPERAT"
+    )
+
+
+@dataclass
+class Work:
+    """One stored message to prepare (what a worker needs of it)."""
+
+    id: int
+    member: str | None
+    format: str
+    kind: str
+    payload: bytes
+    charset: str | None
+    mapping: str | None = None  # the member's CSV mapping (TOML), for CSV rows
+
+
+@dataclass
+class Prepared:
+    id: int
+    member: str | None
+    bundle: dict | None = None
+    plan: Plan | None = None
+    error: str | None = None
+    code: str | None = None  # HL7 table 0357 error code, for the NAK
+    location: str | None = None
+    event_at: float | None = None
+    unmapped: list[Unmapped] = field(default_factory=list)
+    merges: list[dict] = field(default_factory=list)
+    entries: int = 0
+
+
+def prepare(work: Work, tables: dict[str, Table], *, plan: bool = False) -> Prepared:
+    out = Prepared(work.id, work.member)
+    try:
+        bundle, event_at, unmapped, merges = _map(work, CodeMap(work.member, tables))
+    except IngestError as err:
+        out.error, out.code, out.location = str(err), err.code, err.location
+        return out
+    out.bundle, out.unmapped, out.merges = bundle, unmapped, merges
+    out.event_at = seconds(event_at)
+    out.entries = len(bundle["entry"])
+    if plan and work.member and not merges:
+        try:
+            out.plan = _slim(plan_transaction(bundle["entry"], member_system(work.member), resolver=None))
+            out.bundle = None
+        except NeedsDatabase:
+            pass
+        except FhirError as err:
+            out.error, out.bundle = str(err), None
+    return out
+
+
+def _map(work: Work, codes: CodeMap) -> tuple[dict, str | None, list[Unmapped], list[dict]]:
+    if work.format == "hl7v2":
+        msg = Message(decode(work.payload, work.charset).text)
+        mapped = map_message(msg, work.member, codes)
+        return mapped.bundle, mapped.event_at, mapped.unmapped, mapped.merges
+    if work.format == "csv":
+        from yilian.ingest.csv.mapper import map_rows
+
+        mapped = map_rows(work.payload, work.kind, work.member, work.mapping, codes)
+        return mapped.bundle, mapped.event_at, mapped.unmapped, []
+    if work.format == "fhir":
+        from yilian.ingest.fhir_files import Source, to_bundles
+
+        bundles = list(to_bundles(Source(work.kind, work.payload)))
+        if len(bundles) != 1:
+            raise IngestError("A FHIR message must hold one Bundle or resource")
+        return bundles[0], None, [], []
+    raise IngestError(f"Unknown feed format {work.format!r}")
+
+
+def _slim(p: Plan) -> Plan:
+    for step in p.steps:
+        if step.prepared is not None:
+            step.resource = None
+            step.entry = {"request": step.entry.get("request", {})}
+    return p
+
+
+def seconds(when: str | None) -> float | None:
+    """A FHIR date or dateTime as POSIX seconds (a bare date is local midnight)."""
+    if not when:
+        return None
+    if "T" in when:
+        text = when.replace("Z", "+00:00")
+    else:
+        day = when[:10] if len(when) >= 10 else (when + "-01-01")[:10]
+        text = f"{day}T00:00:00{LOCAL_ZONE}"
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def prepare_all(
+    works: Sequence[Work], tables: dict[str | None, dict[str, Table]], workers: int = 0
+) -> Iterator[Prepared]:
+    """Prepare every message, in `workers` processes when asked (results in the order given)."""
+    if workers <= 0 or len(works) < 50:
+        for w in works:
+            yield prepare(w, tables.get(w.member, {}))
+        return
+    _warm_up()
+    context = multiprocessing.get_context("fork")
+    chunks = [works[i : i + 200] for i in range(0, len(works), 200)]
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for batch in pool.map(_prepare_chunk, chunks, [tables] * len(chunks)):
+            yield from batch
+
+
+def _prepare_chunk(works: Sequence[Work], tables: dict[str | None, dict[str, Table]]) -> list[Prepared]:
+    return [prepare(w, tables.get(w.member, {}), plan=True) for w in works]
+
+
+def _warm_up() -> None:
+    from yilian.ingest.bulk import _warm_up as warm
+
+    warm()
