@@ -25,4 +25,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     pages.install(app)
     gate_pages.install(app)
     consent_pages.install(app)
+    from yilian.audit import pages as audit_pages
+
+    audit_pages.install(app)  # the access log, the security officer's pages, the audit folder thread
+    from yilian.ingest.pages import router as ingest_pages
+
+    app.include_router(ingest_pages)  # data quality, dead letters, fix and replay
+    from yilian.identity import pages as identity_pages
+
+    identity_pages.install(app)  # the master patient index's review page
     return app

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
+from yilian.cli import audit as audit_cmd
+from yilian.cli import identity as identity_cmd
+from yilian.cli import ingest as ingest_cmd
 from yilian.cli import load as load_cmd
 from yilian.cli.common import console, fail, gate, settings
 from yilian.config import Settings
@@ -18,6 +24,9 @@ users = typer.Typer(help="Users and access tokens.", no_args_is_help=True)
 app.add_typer(db, name="db")
 app.add_typer(users, name="users")
 app.command("load")(load_cmd.load)
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(identity_cmd.app, name="identity")
+ingest_cmd.register(app)
 
 
 @app.command()
@@ -54,8 +63,11 @@ def _upgrade() -> None:
 def demo(
     patients: int = typer.Option(60, min=1, help="How many residents the synthetic alliance has."),
     seed: int = typer.Option(20261124, help="Random seed: the same seed builds the same alliance."),
+    truth_out: Path = typer.Option(
+        None, help="Write the record-linkage truth (person -> member registrations) to this JSON file."
+    ),
 ) -> None:
-    """Seed the synthetic demo alliance (members, residents, their records, demo users)."""
+    """Seed the synthetic demo alliance through the members' feeds (HL7 v2, CSV) and the demo users."""
     from yilian.demo.load import load_demo
 
     _upgrade()
@@ -65,8 +77,12 @@ def demo(
         raise fail(err) from None
     console.print(
         f"演示医联体已载入 Demo alliance loaded: {summary.members} members, "
-        f"{summary.bundles} feeds, {summary.resources} resources"
+        f"{summary.messages} feed messages ({summary.rejected} rejected), {summary.resources} resources"
     )
+    if truth_out is not None and summary.alliance is not None:
+        truth = json.dumps(summary.alliance.truth, ensure_ascii=False, indent=1)
+        truth_out.write_text(truth, encoding="utf-8")
+        console.print(f"Linkage truth written to {truth_out}")
     table = Table(title="演示用户 Demo users (the token is also the password)")
     for col in ("user", "name", "member", "roles", "token"):
         table.add_column(col, no_wrap=col in ("user", "token", "member"))

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
+from yilian.audit import hooks as audit_hooks
 from yilian.fhir.messages import FhirRequest, FhirResponse, parse_body
 from yilian.fhir.outcomes import FhirError, Problem, operation_outcome
 from yilian.fhir.router import handle
@@ -48,9 +49,14 @@ async def fhir_endpoint(path: str, request: Request) -> Response:
     def run() -> FhirResponse:
         caller = None
         if path.strip("/") != "metadata":
-            caller = authenticate(
-                gate.engine, request.headers.get("authorization"), request.headers.get("x-purpose-of-use")
-            )
+            try:
+                caller = authenticate(
+                    gate.engine, request.headers.get("authorization"), request.headers.get("x-purpose-of-use")
+                )
+            except FhirError as err:
+                if err.status == 401:  # a missing or rejected token is a refused sign-in: audited
+                    audit_hooks.login(gate, None, "bearer", False, "api")
+                raise
         return handle(gate, caller, fhir_request)
 
     from starlette.concurrency import run_in_threadpool

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from yilian.audit import hooks as audit_hooks
 from yilian.fhir.outcomes import FhirError
 from yilian.gate import tokens
 
@@ -37,7 +38,11 @@ async def token(
         return _oauth_error("unsupported_grant_type", "use password or client_credentials")
     gate = request.app.state.gate
     try:
-        user = await run_in_threadpool(tokens.check_password, gate.engine, who, secret)
+        user = None
+        try:
+            user = await run_in_threadpool(tokens.check_password, gate.engine, who, secret)
+        finally:  # every sign-in attempt is audited, refused ones too
+            await run_in_threadpool(audit_hooks.login, gate, user, who, user is not None, grant_type)
         minutes = gate.settings.token_minutes
         issued, granted, expires = await run_in_threadpool(tokens.issue, gate.engine, user, scope, minutes)
     except FhirError as err:

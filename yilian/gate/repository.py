@@ -20,6 +20,7 @@ from yilian.gate.caller import Caller
 from yilian.gate.redaction import redact, touches_redacted_elements
 from yilian.gate.scopes import check_scope
 from yilian.store import dialect, repository
+from yilian.store.codec import codec_of
 from yilian.store.repository import Stored
 from yilian.store.rows import Prepared, member_of
 from yilian.store.search.dates import instant
@@ -70,6 +71,7 @@ class GatedRepository:
         self.caller = caller
         self.settings = settings
         self.touched: list[Stored] = []  # what this transaction showed or wrote, for the audit trail
+        self._token_statements: dict = {}
         self.notes: dict = {"purpose": caller.purpose}
         policy.check_purpose(caller)
         emergency = {}
@@ -107,7 +109,9 @@ class GatedRepository:
 
     def parse(self, rtype: str, pairs: list[tuple[str, str]]) -> SearchQuery:
         s = self.settings
-        return parse_query(rtype, pairs, default_count=s.default_page_size, max_count=s.max_page_size)
+        query = parse_query(rtype, pairs, default_count=s.default_page_size, max_count=s.max_page_size)
+        codec = codec_of(self.conn)  # encrypted identifiers are searched by their keyed hashes
+        return codec.seal_query(query) if codec else query
 
     def search(self, query: SearchQuery) -> SearchResult:
         check_scope(self.caller.scopes, query.resource_type, "s")
@@ -149,8 +153,24 @@ class GatedRepository:
 
     def find(self, rtype: str, pairs: list[tuple[str, str]]) -> list[Stored]:
         """Up to two matches of a conditional operation's criteria, within the caller's scope."""
+        token = _single_token(rtype, pairs)
+        if token is not None and codec_of(self.conn) is None:  # sealed identifiers: parse() hashes them
+            return self._find_by_token(rtype, *token)
         query = self.parse(rtype, pairs)
         return repository.fetch(self.conn, query_conditions(query, self.scope), limit=2)
+
+    def _find_by_token(self, rtype: str, code: str, system: str | None, value: str) -> list[Stored]:
+        """`Type?code=system|value`, the shape of nearly every conditional create an ingest feed sends,
+        with its statement built once per transaction (building SQL costs more than running it here)."""
+        key = (rtype, code, system is not None)
+        stmt = self._token_statements.get(key)
+        if stmt is None:
+            stmt = repository.token_lookup(rtype, code, with_system=system is not None, scope=self.scope)
+            self._token_statements[key] = stmt
+        params = {"param": param_key(rtype, code), "value": value}
+        if system is not None:
+            params["system"] = system
+        return repository.run_lookup(self.conn, stmt, params)
 
     def find_one(self, rtype: str, pairs: list[tuple[str, str]], what: str) -> Stored | None:
         hits = self.find(rtype, pairs)
@@ -250,3 +270,17 @@ class GatedRepository:
 
     def search_param_names(self, rtype: str) -> list[str]:
         return sorted(search_params(rtype))
+
+
+def _single_token(rtype: str, pairs: list[tuple[str, str]]) -> tuple[str, str | None, str] | None:
+    """(code, system, value) when the criteria are one plain token value (no modifier, no OR), else None."""
+    if len(pairs) != 1:
+        return None
+    name, raw = pairs[0]
+    param = search_params(rtype).get(name)
+    if param is None or param.type != "token" or "," in raw or "\\" in raw:
+        return None
+    if "|" not in raw:
+        return (name, None, raw) if raw else None
+    system, _, value = raw.partition("|")
+    return (name, system, value) if system and value else None

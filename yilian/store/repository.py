@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     delete,
     false,
     func,
@@ -28,8 +29,16 @@ from sqlalchemy import (
 
 from yilian.fhir.outcomes import conflict, gone, not_found, precondition_failed
 from yilian.store import dialect
+from yilian.store.codec import Codec, codec_of
 from yilian.store.rows import LABEL_COLUMNS, RESOURCE_COLUMNS, Prepared, prepare
-from yilian.store.tables import INDEX_TABLES, compartment, idx_reference, resource_history, resources
+from yilian.store.tables import (
+    INDEX_TABLES,
+    compartment,
+    idx_reference,
+    idx_token,
+    resource_history,
+    resources,
+)
 
 R = resources.c
 H = resource_history.c
@@ -63,8 +72,9 @@ class Stored:
         return f"{self.type}/{self.id}"
 
 
-def _stored(row, method: str = "") -> Stored:  # noqa: ANN001 - a Row
-    return Stored(*row[:8], method=method or _method(row[3], row[5]), redact=row.redact)
+def _stored(row, method: str = "", codec: Codec | None = None) -> Stored:  # noqa: ANN001 - a Row
+    content = codec.open(row[1], row[7]) if codec else row[7]  # identifiers decrypted (store/codec.py)
+    return Stored(*row[:7], content, method=method or _method(row[3], row[5]), redact=row.redact)
 
 
 def _method(version: int, deleted: bool) -> str:
@@ -94,8 +104,10 @@ def insert_prepared(conn: Connection, prepared: list[Prepared]) -> list[Stored]:
     """Insert prepared version-1 resources, giving each its key (rid)."""
     for p, rid in zip(prepared, dialect.allocate_rids(conn, len(prepared)), strict=True):
         p.rid = rid
-    dialect.insert_many(conn, "resources", RESOURCE_COLUMNS, [p.resource_row() for p in prepared])
-    _insert_indexes(conn, prepared)
+    codec = codec_of(conn)
+    stored = [codec.seal_prepared(p) for p in prepared] if codec else prepared
+    dialect.insert_many(conn, "resources", RESOURCE_COLUMNS, [p.resource_row() for p in stored])
+    _insert_indexes(conn, stored)
     return [_from_prepared(p) for p in prepared]
 
 
@@ -125,7 +137,7 @@ def current(conn: Connection, rtype: str, rid_id: str, *, lock: bool = False) ->
     if lock and not dialect.is_sqlite(conn):
         stmt = stmt.with_for_update()
     row = conn.execute(stmt).first()
-    return _stored(row) if row else None
+    return _stored(row, codec=codec_of(conn)) if row else None
 
 
 def write_version(
@@ -157,6 +169,8 @@ def write_version(
         now=now,
         member=member or existing.member,
     )
+    codec = codec_of(conn)
+    sealed = codec.seal_prepared(p) if codec else p
     _archive(conn, existing)
     _clear_indexes(conn, existing.rid)
     conn.execute(
@@ -167,11 +181,11 @@ def write_version(
             last_updated=now,
             deleted=False,
             member=p.member,
-            content=p.content,
+            content=sealed.content,
             **dict(zip(LABEL_COLUMNS, p.labels, strict=True)),
         )
     )
-    _insert_indexes(conn, [p])
+    _insert_indexes(conn, [sealed])
     return _from_prepared(p), existing.deleted
 
 
@@ -214,6 +228,8 @@ def _same_content(old: dict, new: dict) -> bool:
 
 
 def _archive(conn: Connection, existing: Stored) -> None:
+    codec = codec_of(conn)  # `existing` was opened when read: seal it again for the history table
+    content = codec.seal(existing.type, existing.content) if codec else existing.content
     conn.execute(
         resource_history.insert().values(
             rid=existing.rid,
@@ -221,7 +237,7 @@ def _archive(conn: Connection, existing: Stored) -> None:
             last_updated=existing.last_updated,
             deleted=existing.deleted,
             method=_method(existing.version, existing.deleted),
-            content=existing.content,
+            content=content,
         )
     )
 
@@ -238,7 +254,7 @@ def read(conn: Connection, rtype: str, rid_id: str, scope: ColumnElement[bool]) 
     row = conn.execute(select(*COLUMNS).where(R.type == rtype, R.id == rid_id, scope)).first()
     if row is None:
         raise not_found(f"{rtype}/{rid_id} is not known")
-    stored = _stored(row)
+    stored = _stored(row, codec=codec_of(conn))
     if stored.deleted:
         raise gone(f"{rtype}/{rid_id} was deleted (version {stored.version})")
     return stored
@@ -248,8 +264,9 @@ def vread(conn: Connection, rtype: str, rid_id: str, version: int, scope: Column
     row = conn.execute(select(*COLUMNS).where(R.type == rtype, R.id == rid_id, scope)).first()
     if row is None:
         raise not_found(f"{rtype}/{rid_id} is not known")
+    codec = codec_of(conn)
     if row.version == version:
-        stored = _stored(row)
+        stored = _stored(row, codec=codec)
     else:
         old = conn.execute(
             select(H.rid, H.version, H.last_updated, H.deleted, H.method, H.content).where(
@@ -266,7 +283,7 @@ def vread(conn: Connection, rtype: str, rid_id: str, version: int, scope: Column
             old.last_updated,
             old.deleted,
             row.member,
-            old.content,
+            codec.open(rtype, old.content) if codec else old.content,
             old.method,
         )
     if stored.deleted:
@@ -305,14 +322,35 @@ def history(
     stmt = (
         select(both).order_by(both.c.last_updated.desc(), both.c.version.desc()).limit(count).offset(offset)
     )
-    return [_stored(row, row.method) for row in conn.execute(stmt)]
+    codec = codec_of(conn)
+    return [_stored(row, row.method, codec) for row in conn.execute(stmt)]
 
 
 def fetch(conn: Connection, conditions: Sequence[ColumnElement[bool]], *, order=(), limit=None, offset=0):  # noqa: ANN001, ANN201
     stmt = select(*COLUMNS).where(*conditions).order_by(*order, R.rid)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
-    return [_stored(row) for row in conn.execute(stmt)]
+    codec = codec_of(conn)
+    return [_stored(row, codec=codec) for row in conn.execute(stmt)]
+
+
+def token_lookup(rtype: str, code: str, *, with_system: bool, scope: ColumnElement[bool]):  # noqa: ANN201
+    """A reusable statement for `rtype?code=[system|]value` (bind param, value and system), limit 2."""
+    tok = idx_token.c
+    hits = select(tok.rid).where(tok.param == bindparam("param"), tok.value == bindparam("value"))
+    if with_system:
+        hits = hits.where(tok.system == bindparam("system"))
+    # `type || ''` keeps SQLite on the token index (see search/sql.py)
+    return (
+        select(*COLUMNS)
+        .where(R.type.concat("") == rtype, R.deleted == false(), scope, R.rid.in_(hits))
+        .order_by(R.rid)
+        .limit(2)
+    )
+
+
+def run_lookup(conn: Connection, stmt, params: dict) -> list[Stored]:  # noqa: ANN001
+    return [_stored(row) for row in conn.execute(stmt, params)]
 
 
 def count(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> int:

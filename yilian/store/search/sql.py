@@ -41,7 +41,10 @@ TABLE_OF_TYPE = {
 
 def query_conditions(query: SearchQuery, scope: ColumnElement[bool]) -> list[ColumnElement[bool]]:
     """All WHERE conditions of a search, the gate's scope included (chained targets are scoped too)."""
-    conds: list[ColumnElement[bool]] = [R.type == query.resource_type, R.deleted == false(), scope]
+    # With criteria, the index subqueries are the selective part: keep the planner off the type index
+    # (`type || ''` hides it), or SQLite walks every row of the type and probes the subquery for each.
+    rtype = R.type.concat("") if query.criteria or query.ids else R.type
+    conds: list[ColumnElement[bool]] = [rtype == query.resource_type, R.deleted == false(), scope]
     for ids in query.ids:
         conds.append(R.id.in_(ids))
     for values in query.last_updated:

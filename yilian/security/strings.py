@@ -1,0 +1,103 @@
+"""UI strings of the security officer's alerts and incident pages."""
+
+from __future__ import annotations
+
+from yilian.web import i18n
+
+ZH = {
+    "sa.days": "时间范围（天）",
+    "sa.rules": "规则：单个用户一天内查看超过 {patients} 位患者；以诊疗目的查看与本单位无就诊（Encounter）、"
+    "照护计划（EpisodeOfCare）或照护团队（CareTeam）关系的患者；"
+    "一小时内被拒绝或查无结果 {denials} 次及以上。",
+    "sa.none": "没有告警。",
+    "sa.kind": "类型",
+    "sa.count": "数量",
+    "sa.when": "首次 / 最近",
+    "sa.kind.volume": "调阅量异常",
+    "sa.kind.no-care-relationship": "无诊疗关系",
+    "sa.kind.denials": "多次被拒",
+    "sa.break_glass": "紧急调阅（破窗）访问",
+    "sa.break_glass_intro": "以下为审计日志中在紧急调阅授权下发生的每一次访问。授权本身的审核见",
+    "sa.review_link": "破窗审核",
+    "sa.no_break_glass": "该时间范围内没有紧急调阅访问。",
+    "si.none": "尚无安全事件记录。",
+    "si.new": "登记安全事件",
+    "si.title_field": "事件名称",
+    "si.description": "事件描述",
+    "si.start": "开始时间",
+    "si.end": "结束时间",
+    "si.users": "涉事账号（空格分隔，留空为全部）",
+    "si.member": "涉事单位（留空为全部）",
+    "si.record": "登记并计算受影响患者",
+    "si.recorded": "登记时间",
+    "si.window": "时间窗口",
+    "si.status": "状态",
+    "si.status.open": "处置中",
+    "si.status.notified": "已通知患者",
+    "si.status.closed": "已关闭",
+    "si.report": "安全事件报告",
+    "si.any": "全部",
+    "si.reported_by": "登记人",
+    "si.affected": "受影响患者",
+    "si.accesses": "访问次数",
+    "si.notified": "已通知",
+    "si.notify": "通知受影响患者",
+    "si.close": "关闭事件",
+    "si.by_user": "按账号统计",
+    "si.first": "首次访问",
+    "si.last": "最近访问",
+    "si.bad_time": "时间格式应为 2026-11-24 08:00",
+    "si.accounts": "涉事账号",
+    "si.member_short": "涉事单位",
+}
+EN = {
+    "sa.days": "Days",
+    "sa.rules": "Rules: a user reading more than {patients} patients in a day; a treatment read of a patient "
+    "the user's member has no Encounter, EpisodeOfCare or CareTeam with; {denials} or more refusals within "
+    "an hour.",
+    "sa.none": "No alerts.",
+    "sa.kind": "Kind",
+    "sa.count": "Count",
+    "sa.when": "First / last",
+    "sa.kind.volume": "Unusual volume",
+    "sa.kind.no-care-relationship": "No care relationship",
+    "sa.kind.denials": "Repeated refusals",
+    "sa.break_glass": "Accesses under break-glass",
+    "sa.break_glass_intro": "Every access the audit log recorded under an emergency (break-glass) grant. "
+    "The grants themselves are reviewed in",
+    "sa.review_link": "Break-glass review",
+    "sa.no_break_glass": "No break-glass accesses in this period.",
+    "si.none": "No incidents recorded.",
+    "si.new": "Record an incident",
+    "si.title_field": "Title",
+    "si.description": "Description",
+    "si.start": "From",
+    "si.end": "To",
+    "si.users": "Accounts involved (space-separated; empty: any)",
+    "si.member": "Member involved (empty: any)",
+    "si.record": "Record and compute affected patients",
+    "si.recorded": "Recorded",
+    "si.window": "Window",
+    "si.status": "Status",
+    "si.status.open": "Open",
+    "si.status.notified": "Patients notified",
+    "si.status.closed": "Closed",
+    "si.report": "Incident report",
+    "si.any": "any",
+    "si.reported_by": "Recorded by",
+    "si.affected": "Affected patients",
+    "si.accesses": "Accesses",
+    "si.notified": "Notified",
+    "si.notify": "Notify affected patients",
+    "si.close": "Close the incident",
+    "si.by_user": "By account",
+    "si.first": "First access",
+    "si.last": "Last access",
+    "si.bad_time": "Times look like 2026-11-24 08:00",
+    "si.accounts": "Accounts",
+    "si.member_short": "Member",
+}
+
+
+def register_strings() -> None:
+    i18n.register(ZH, EN)
