@@ -97,7 +97,7 @@ def users_add(
     name: str = typer.Option(..., help="Display name."),
     org: str = typer.Option(None, help="The member Organization id the user works for."),
     role: list[str] = typer.Option(..., help="A role (repeat for several)."),
-    password: bool = typer.Option(False, "--password", help="Ask for a password (for sign-in and /auth/token)."),
+    password: bool = typer.Option(False, "--password", help="Ask for a password (sign-in, /auth/token)."),
 ) -> None:
     """Create a user and print their access token (shown once)."""
     from yilian.gate.tokens import set_password

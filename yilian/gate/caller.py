@@ -20,6 +20,7 @@ ROLES = (
     "public-health",
     "auditor",
     "patient",
+    "mpi-steward",  # master patient index steward: reviews, links and unlinks records (yilian/identity)
 )
 
 

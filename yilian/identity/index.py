@@ -1,0 +1,148 @@
+"""The real-time index in the database: records with their features, blocking keys, candidate look-up
+and term frequencies. Everything runs on the caller's connection, so index rows commit with the Patient.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import Connection, and_, delete, func, select, update
+
+from yilian.identity import block
+from yilian.identity.compare import Spec
+from yilian.identity.tables import mpi_keys, mpi_records
+
+R, K = mpi_records.c, mpi_keys.c
+SMOOTHING = 10_000
+MAX_BLOCK = 200  # a key shared by more records than this (a clinic's default phone) finds no candidates
+_TOTALS: dict[str, tuple[float, int]] = {}  # database -> (when counted, indexed records), for frequencies
+
+
+@dataclass
+class Indexed:
+    patient_id: str
+    version: int
+    member: str | None
+    person_id: str
+    active: bool
+    features: dict
+    demographics: dict
+
+
+def get(conn: Connection, patient_id: str) -> Indexed | None:
+    row = conn.execute(select(mpi_records).where(R.patient_id == patient_id)).first()
+    return _indexed(row) if row else None
+
+
+def get_many(conn: Connection, patient_ids: list[str]) -> list[Indexed]:
+    out: list[Indexed] = []
+    for i in range(0, len(patient_ids), 500):
+        rows = conn.execute(select(mpi_records).where(R.patient_id.in_(patient_ids[i : i + 500])))
+        out.extend(_indexed(r) for r in rows)
+    return out
+
+
+def members_of(conn: Connection, person_id: str) -> list[Indexed]:
+    return [_indexed(r) for r in conn.execute(select(mpi_records).where(R.person_id == person_id))]
+
+
+def _indexed(row) -> Indexed:  # noqa: ANN001 - a Row
+    return Indexed(
+        row.patient_id,
+        row.version,
+        row.member,
+        row.person_id,
+        row.active,
+        orjson.loads(row.features),
+        orjson.loads(row.demographics),
+    )
+
+
+def put(conn: Connection, spec: Spec, rec: Indexed, exists: bool) -> None:
+    """Insert or replace a record and its keys (an inactive record keeps only its identifier keys)."""
+    values = {
+        "version": rec.version,
+        "member": rec.member,
+        "person_id": rec.person_id,
+        "active": rec.active,
+        "features": orjson.dumps(rec.features).decode(),
+        "demographics": orjson.dumps(rec.demographics).decode(),
+        "name_chars": (rec.features.get("name_chars") or None),
+        "name_key": rec.features.get("name_key"),
+        "updated": time.time(),
+    }
+    if exists:
+        conn.execute(update(mpi_records).where(R.patient_id == rec.patient_id).values(**values))
+        conn.execute(delete(mpi_keys).where(K.patient_id == rec.patient_id))
+    else:
+        conn.execute(mpi_records.insert().values(patient_id=rec.patient_id, **values))
+    wanted = identifier_keys(rec.demographics) + (block.keys(spec, rec.features) if rec.active else [])
+    if wanted:
+        conn.execute(
+            mpi_keys.insert(), [{"key": k, "patient_id": rec.patient_id} for k in dict.fromkeys(wanted)]
+        )
+
+
+def identifier_keys(demographics: dict) -> list[str]:
+    return [
+        block.identifier_key(i.get("system"), i["value"])
+        for i in demographics.get("identifier", [])
+        if i.get("value")
+    ]
+
+
+def set_person(conn: Connection, patient_ids: list[str], person_id: str) -> None:
+    for i in range(0, len(patient_ids), 500):
+        conn.execute(
+            update(mpi_records).where(R.patient_id.in_(patient_ids[i : i + 500])).values(person_id=person_id)
+        )
+
+
+def candidates(conn: Connection, keys: list[str], exclude: str | None = None) -> list[str]:
+    """Active records sharing a blocking key, skipping keys shared by too many records to mean anything."""
+    found: dict[str, None] = {}
+    for key in keys:
+        ids = conn.execute(select(K.patient_id).where(K.key == key).limit(MAX_BLOCK + 1)).scalars().all()
+        if len(ids) <= MAX_BLOCK:
+            found.update(dict.fromkeys(ids))
+    found.pop(exclude, None)
+    return list(found)
+
+
+def by_identifier(conn: Connection, system: str | None, value: str) -> list[str]:
+    key = block.identifier_key(system, value)
+    return list(conn.execute(select(K.patient_id).where(K.key == key)).scalars())
+
+
+class Frequencies:
+    """Term frequencies from the index (an indexed count per value, cached for one match).
+
+    Smoothed as if the index held SMOOTHING more records with the value unseen: in a young index every
+    name is "common" (one record of two is 50%), which would wipe out the name's evidence.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.cache: dict[tuple[str, object], float | None] = {}
+
+    def __call__(self, column: str, value: object) -> float | None:
+        if value is None or column not in ("name_chars", "name_key"):
+            return None
+        if (column, value) not in self.cache:
+            n = self.conn.execute(
+                select(func.count()).select_from(mpi_records).where(and_(R[column] == value, R.active))
+            ).scalar_one()
+            self.cache[(column, value)] = (n + 1) / (total(self.conn) + SMOOTHING)
+        return self.cache[(column, value)]
+
+
+def total(conn: Connection, max_age: float = 60.0) -> int:
+    """Indexed records (counted at most once a minute: a frequency does not need the exact total)."""
+    key = str(conn.engine.url)
+    when, n = _TOTALS.get(key, (0.0, 0))
+    if time.time() - when > max_age or n == 0:
+        n = max(1, conn.execute(select(func.count()).select_from(mpi_records)).scalar_one())
+        _TOTALS[key] = (time.time(), n)
+    return n
