@@ -14,7 +14,10 @@ def counted(engine):
 
     def record(conn, cursor, statement, *args):  # noqa: ANN001
         # The audit trail's own appends are a fixed cost per request, not part of the read being measured.
-        if not statement.startswith(("BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE")) and "audit_" not in statement:
+        if (
+            not statement.startswith(("BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE"))
+            and "audit_" not in statement
+        ):
             statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
