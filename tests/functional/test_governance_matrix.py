@@ -228,3 +228,42 @@ def test_labels_are_written_into_meta_security(fhir, record):
         ("v3-ActCode", "HIV"),
         ("v3-Confidentiality", "V"),
     } <= codes
+
+
+@pytest.mark.parametrize(
+    "consents",
+    [
+        [],
+        [dict()],
+        [dict(recipients=("m-a",), classes=("Observation",))],
+        [dict(classes=("HIV",))],
+        [dict(), dict(permit=False, classes=("Encounter",), when="2026-02-01T00:00:00Z")],
+        [dict(), dict(permit=False, recipients=("m-a",), when="2026-02-01T00:00:00Z")],
+        [dict(classes=("Patient", "Condition")), dict(classes=("HIV",), when="2026-03-01T00:00:00Z")],
+    ],
+)
+def test_everything_decided_up_front_matches_the_general_filter(fhir, record, consents):
+    """$everything decides one patient's consent in Python; it must show exactly what searches (the
+    general SQL filter) show."""
+    for kw in consents:
+        fhir.as_(HIS_B).post("Consent", consent_resource(record, **kw))
+    doc = fhir.as_(DOC_A)
+    by_search = {
+        (rtype, e["resource"]["id"])
+        for rtype, param in (("Observation", "subject"), ("Condition", "subject"), ("Encounter", "subject"))
+        for e in doc.get(f"{rtype}?{param}=Patient/{record}").resource()["entry"]
+    }
+    by_search |= {
+        ("Patient", e["resource"]["id"]) for e in doc.get(f"Patient?_id={record}").resource()["entry"]
+    }
+    try:
+        entries = doc.get(f"Patient/{record}/$everything").resource()["entry"]
+    except FhirError as err:
+        assert err.status == 404 and not by_search
+        return
+    clinical = {
+        (e["resource"]["resourceType"], e["resource"]["id"])
+        for e in entries
+        if e["resource"]["resourceType"] in ("Patient", "Observation", "Condition", "Encounter")
+    }
+    assert clinical == by_search

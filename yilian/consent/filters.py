@@ -48,3 +48,32 @@ def consented(purpose: str, recipient: str, at: float) -> ColumnElement[bool]:
         func.coalesce(newest_permit(c.c.patient_id, purpose, recipient, at), false()) == false(),
     )
     return and_(in_some, not_(refused))
+
+
+def consented_for_patient(patient_id: str, grants: list, purpose: str, recipient: str, at: float):  # noqa: ANN201
+    """`consented` for the rows of one patient's compartment, with the patient's decisions made up front
+    in Python (decide.py) per data class: one compartment lookup per row instead of a grant subquery.
+    Rows that are in another patient's compartment too still need that patient's consent (SQL check)."""
+    from yilian.consent.decide import Request, decide
+
+    def permitted(rtype: str, level: int, sensitivity: str | None) -> bool:
+        return decide(grants, Request(purpose, recipient, rtype, level, sensitivity, at)).permitted
+
+    named = {g.data_class for g in grants if g.data_class != ANY}
+    types = sorted(t for t in named if t[:1].isupper() and t.upper() != t)  # resource types, not classes
+    classes = sorted(t for t in named if t.upper() == t)
+    other = permitted("__unnamed__", 4, None)
+    allowed_types = [t for t in types if permitted(t, 4, None)]
+    refused_types = [t for t in types if t not in allowed_types]
+    level4 = R.type.in_(allowed_types) if not other else not_(R.type.in_(refused_types))
+    level5 = R.sensitivity.in_([c for c in classes if permitted("", 5, c)])
+    own = select(compartment.c.rid).where(compartment.c.patient_id == patient_id)
+    c = compartment.alias("oc")
+    others_refuse = exists().where(
+        c.c.rid == R.rid,
+        c.c.patient_id != patient_id,
+        func.coalesce(newest_permit(c.c.patient_id, purpose, recipient, at), false()) == false(),
+    )
+    return and_(
+        R.rid.in_(own), or_(and_(R.level < 5, level4), and_(R.level >= 5, level5)), not_(others_refuse)
+    )

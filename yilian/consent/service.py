@@ -18,6 +18,16 @@ def refresh(conn: Connection, consent: dict, *, deleted: bool, recorded_fallback
         conn.execute(consent_grants.insert(), rows)
 
 
+def grants_for(conn: Connection, patient_id: str) -> list:
+    """The patient's current grants (to decide in Python what a one-patient read may show)."""
+    from sqlalchemy import select
+
+    from yilian.consent.model import Grant
+
+    rows = conn.execute(select(consent_grants).where(consent_grants.c.patient_id == patient_id))
+    return [Grant(**r._mapping) for r in rows]
+
+
 def sharing_decision(conn: Connection, patient_ids: list[str], purpose: str, recipient: str, at: float):  # noqa: ANN201
     """Whether the patients' newest applicable consents let `recipient` use their records (level 1-4) for
     `purpose`: the decision a page explains to the clinician (and asks the patient about when missing)."""

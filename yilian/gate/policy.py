@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
-from yilian.consent.filters import consented
+from yilian.consent.filters import consented, consented_for_patient
 from yilian.fhir.outcomes import forbidden
 from yilian.gate.caller import Caller
 from yilian.store.tables import compartment, resources
@@ -72,8 +72,15 @@ def check_purpose(caller: Caller) -> None:
         )
 
 
-def read_scope(caller: Caller, break_glass_patients: Iterable[str] = (), now: float | None = None):
-    """The rows of `resources` this caller may read for this purpose, as one SQL condition."""
+def read_scope(
+    caller: Caller,
+    break_glass_patients: Iterable[str] = (),
+    now: float | None = None,
+    patient: tuple[str, list] | None = None,
+):
+    """The rows of `resources` this caller may read for this purpose, as one SQL condition. With
+    `patient` = (id, that patient's consent grants) the consent part is decided up front for reads
+    confined to that patient's compartment ($everything)."""
     now = time.time() if now is None else now
     if caller.has("admin"):
         return _types(caller, true())
@@ -85,7 +92,10 @@ def read_scope(caller: Caller, break_glass_patients: Iterable[str] = (), now: fl
     if caller.has(*CARE_ROLES) and purpose in ("TREAT", "ETREAT") and org:
         own = R.member == org
         parts.append(own if caller.has(*ATTENDING_ROLES) else own & (R.level < 5))
-        parts.append(consented("TREAT", org, now))
+        if patient is None:
+            parts.append(consented("TREAT", org, now))
+        else:
+            parts.append(consented_for_patient(patient[0], patient[1], "TREAT", org, now))
         patients = list(break_glass_patients)
         if purpose == "ETREAT" and patients:
             in_emergency = R.rid.in_(select(compartment.c.rid).where(compartment.c.patient_id.in_(patients)))

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, false
 
 from yilian.config import Settings
-from yilian.fhir.outcomes import multiple_matches, not_found
+from yilian.fhir.outcomes import FhirError, multiple_matches, not_found
+from yilian.consent import service as consent_service
 from yilian.gate import breakglass, policy, writes
 from yilian.gate.access import Access, Observer
 from yilian.gate.caller import Caller
@@ -179,8 +180,19 @@ class GatedRepository:
         return hits[0] if hits else None
 
     def everything(self, patient_id: str, **kwargs) -> list[Stored]:  # noqa: ANN003
-        repository.read(self.conn, "Patient", patient_id, self.scope)  # 404 / 410 unless visible
-        return self._saw(repository.everything(self.conn, patient_id, self.scope, **kwargs))
+        try:
+            repository.read(self.conn, "Patient", patient_id, self.scope)
+            hidden = None
+        except FhirError as err:  # the Patient is not visible; some of the record may be (consent by class)
+            hidden = err
+        grants = consent_service.grants_for(self.conn, patient_id)
+        scope = policy.read_scope(
+            self.caller, self.notes.get("break_glass", {}), patient=(patient_id, grants)
+        )
+        found = repository.everything(self.conn, patient_id, scope, **kwargs)
+        if hidden is not None and not found:
+            raise hidden  # nothing visible: the same 404 whether or not the patient exists
+        return self._saw(found)
 
     def count(self, rtype: str) -> int:
         return repository.count(self.conn, [R.type == rtype, R.deleted == false(), self.scope])
