@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, false
 
 from yilian.config import Settings
-from yilian.fhir.outcomes import FhirError, multiple_matches, not_found
 from yilian.consent import service as consent_service
+from yilian.fhir.outcomes import FhirError, multiple_matches, not_found
 from yilian.gate import breakglass, policy, writes
 from yilian.gate.access import Access, Observer
 from yilian.gate.caller import Caller
