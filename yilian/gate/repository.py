@@ -79,7 +79,15 @@ class GatedRepository:
         if caller.purpose == "ETREAT":
             emergency = breakglass.active_patients(conn, caller.user_id)
             self.notes["break_glass"] = emergency
-        self.scope = policy.read_scope(caller, emergency)
+        self._emergency = emergency
+        self._scope = None
+
+    @property
+    def scope(self):  # noqa: ANN201 - a SQL condition
+        """The caller's read scope, built on first use (a one-patient read builds a narrower one instead)."""
+        if self._scope is None:
+            self._scope = policy.read_scope(self.caller, self._emergency)
+        return self._scope
 
     # ---- reads
 
@@ -180,15 +188,13 @@ class GatedRepository:
         return hits[0] if hits else None
 
     def everything(self, patient_id: str, **kwargs) -> list[Stored]:  # noqa: ANN003
+        grants = consent_service.grants_for(self.conn, patient_id)
+        scope = policy.read_scope(self.caller, self._emergency, patient=(patient_id, grants))
         try:
-            repository.read(self.conn, "Patient", patient_id, self.scope)
+            repository.read(self.conn, "Patient", patient_id, scope)
             hidden = None
         except FhirError as err:  # the Patient is not visible; some of the record may be (consent by class)
             hidden = err
-        grants = consent_service.grants_for(self.conn, patient_id)
-        scope = policy.read_scope(
-            self.caller, self.notes.get("break_glass", {}), patient=(patient_id, grants)
-        )
         found = repository.everything(self.conn, patient_id, scope, **kwargs)
         if hidden is not None and not found:
             raise hidden  # nothing visible: the same 404 whether or not the patient exists
