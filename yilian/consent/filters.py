@@ -6,6 +6,8 @@ the newest applicable grant (deeper provision first, deny first on a tie) must p
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
 
 from yilian.consent.model import ANY
@@ -68,12 +70,21 @@ def consented_for_patient(patient_id: str, grants: list, purpose: str, recipient
     level4 = R.type.in_(allowed_types) if not other else not_(R.type.in_(refused_types))
     level5 = R.sensitivity.in_([c for c in classes if permitted("", 5, c)])
     own = select(compartment.c.rid).where(compartment.c.patient_id == patient_id)
-    c = compartment.alias("oc")
-    others_refuse = exists().where(
-        c.c.rid == R.rid,
-        c.c.patient_id != patient_id,
-        func.coalesce(newest_permit(c.c.patient_id, purpose, recipient, at), false()) == false(),
+    # Rows that are also in another patient's compartment need that patient's consent too: only they
+    # pay for the general check (an uncorrelated list, computed once per query).
+    shared = select(compartment.c.rid).where(
+        compartment.c.patient_id != patient_id, compartment.c.rid.in_(own)
     )
-    return and_(
-        R.rid.in_(own), or_(and_(R.level < 5, level4), and_(R.level >= 5, level5)), not_(others_refuse)
-    )
+    by_class = or_(and_(R.level < 5, level4), and_(R.level >= 5, level5))
+    return and_(R.rid.in_(own), by_class, or_(R.rid.not_in(shared), consented_now(purpose, recipient, at)))
+
+
+def consented_now(purpose: str, recipient: str, at: float) -> ColumnElement[bool]:
+    """`consented` at `at` rounded down to the minute, built once per minute (building the expression
+    costs more than evaluating it; consent periods are honoured to the minute)."""
+    return _consented_at_minute(purpose, recipient, int(at // 60))
+
+
+@lru_cache(maxsize=1024)
+def _consented_at_minute(purpose: str, recipient: str, minute: int) -> ColumnElement[bool]:
+    return consented(purpose, recipient, minute * 60.0)

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
-from yilian.consent.filters import consented, consented_for_patient
+from yilian.consent.filters import consented_for_patient, consented_now
 from yilian.fhir.outcomes import forbidden
 from yilian.gate.caller import Caller
 from yilian.store.tables import compartment, resources
@@ -93,7 +93,7 @@ def read_scope(
         own = R.member == org
         parts.append(own if caller.has(*ATTENDING_ROLES) else own & (R.level < 5))
         if patient is None:
-            parts.append(consented("TREAT", org, now))
+            parts.append(consented_now("TREAT", org, now))
         else:
             parts.append(consented_for_patient(patient[0], patient[1], "TREAT", org, now))
         patients = list(break_glass_patients)
