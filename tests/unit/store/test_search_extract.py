@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from yilian.fhir.capability import CORE_TYPES as CAPABILITY_TYPES
 from yilian.store.search.dates import MAX_TIME, MIN_TIME, date_range
 from yilian.store.search.extract import (
     INDEXED_TYPES,
@@ -37,32 +38,7 @@ SECOND = 1 - 1e-6  # a dateTime with seconds covers [t, t + 1 s)
 
 # The types whose parameters must all compile (composite and special ones are never indexed).
 CORE_TYPES = [
-    "Patient",
-    "Practitioner",
-    "PractitionerRole",
-    "Organization",
-    "Encounter",
-    "Condition",
-    "Observation",
-    "DiagnosticReport",
-    "ImagingStudy",
-    "MedicationRequest",
-    "MedicationStatement",
-    "AllergyIntolerance",
-    "Procedure",
-    "Immunization",
-    "ServiceRequest",
-    "Task",
-    "Consent",
-    "AuditEvent",
-    "DocumentReference",
-    "CarePlan",
-    "EpisodeOfCare",
-    "Flag",
-    "Appointment",
-    "Questionnaire",
-    "QuestionnaireResponse",
-    "Provenance",
+    *CAPABILITY_TYPES,  # the types the alliance works with (fhir/capability.py), and more:
     "Claim",
     "ExplanationOfBenefit",
     "Device",
