@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 
 from yilian.consent.model import ANY
 from yilian.consent.tables import consent_grants
@@ -67,8 +67,13 @@ def consented_for_patient(patient_id: str, grants: list, purpose: str, recipient
     other = permitted("__unnamed__", 4, None)
     allowed_types = [t for t in types if permitted(t, 4, None)]
     refused_types = [t for t in types if t not in allowed_types]
-    level4 = R.type.in_(allowed_types) if not other else not_(R.type.in_(refused_types))
-    level5 = R.sensitivity.in_([c for c in classes if permitted("", 5, c)])
+    # Constant parts stay constants (an empty IN list would become a subquery SQLite runs per query).
+    if other:
+        level4 = not_(R.type.in_(refused_types)) if refused_types else true()
+    else:
+        level4 = R.type.in_(allowed_types) if allowed_types else false()
+    sensitive = [c for c in classes if permitted("", 5, c)]
+    level5 = R.sensitivity.in_(sensitive) if sensitive else false()
     own = select(compartment.c.rid).where(compartment.c.patient_id == patient_id)
     # Rows that are also in another patient's compartment need that patient's consent too: only they
     # pay for the general check (an uncorrelated list, computed once per query).
