@@ -72,6 +72,16 @@ def check_purpose(caller: Caller) -> None:
         )
 
 
+def uses_consent(caller: Caller) -> bool:
+    """Whether the caller's scope depends on patients' consents (care roles treating)."""
+    return (
+        not caller.has("admin")
+        and caller.has(*CARE_ROLES)
+        and caller.purpose in ("TREAT", "ETREAT")
+        and bool(caller.organization)
+    )
+
+
 def read_scope(
     caller: Caller,
     break_glass_patients: Iterable[str] = (),

@@ -188,8 +188,11 @@ class GatedRepository:
         return hits[0] if hits else None
 
     def everything(self, patient_id: str, **kwargs) -> list[Stored]:  # noqa: ANN003
-        grants = consent_service.grants_for(self.conn, patient_id)
-        scope = policy.read_scope(self.caller, self._emergency, patient=(patient_id, grants))
+        if policy.uses_consent(self.caller):
+            grants = consent_service.grants_for(self.conn, patient_id)
+            scope = policy.read_scope(self.caller, self._emergency, patient=(patient_id, grants))
+        else:
+            scope = self.scope
         try:
             repository.read(self.conn, "Patient", patient_id, scope)
             hidden = None
