@@ -29,6 +29,13 @@ ALLIANCE_MODELS = {
 # meta.tag naming the member a resource came from; code = the member Organization's id.
 SOURCE_MEMBER = f"{BASE}/CodeSystem/source-member"
 
+# GB/T 39725-2020 labels in meta.security (written by gate/labels.py; copied into columns by the store).
+GBT_LEVEL = f"{BASE}/CodeSystem/gbt39725-level"  # code L1..L5
+GBT_CATEGORY = f"{BASE}/CodeSystem/gbt39725-category"  # PA, HS, MA, MP, HR, PH
+SENSITIVE_ELEMENT = f"{BASE}/CodeSystem/sensitive-element"  # elements to redact for readers without the right
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"  # sensitivity classes: HIV, STD, PSY, GDIS
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+
 # Identifier systems.
 RESIDENT_ID = "urn:oid:2.16.156.10011.1.12"  # 居民身份证号 (GB 11643)
 HEALTH_RECORD_OID_ROOT = "2.16.156.10011.1.2"

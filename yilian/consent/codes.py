@@ -1,6 +1,6 @@
 """Extensions and codes of Yilian's Consent resources."""
 
-from yilian.alliance.codes import BASE
+from yilian.alliance.codes import ACT_CODE, BASE
 
 CAPTURE_EXT = f"{BASE}/StructureDefinition/consent-capture"  # valueCode: how the patient consented
 CHANNEL_EXT = f"{BASE}/StructureDefinition/consent-channel"  # valueCode: desk, portal, app
@@ -21,4 +21,4 @@ CHANNELS = {
 
 PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 RESOURCE_TYPES_SYSTEM = "http://hl7.org/fhir/resource-types"
-ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ACT_CODE_SYSTEM = ACT_CODE

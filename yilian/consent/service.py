@@ -31,15 +31,11 @@ def grants_for(conn: Connection, patient_id: str) -> list:
 def sharing_decision(conn: Connection, patient_ids: list[str], purpose: str, recipient: str, at: float):  # noqa: ANN201
     """Whether the patients' newest applicable consents let `recipient` use their records (level 1-4) for
     `purpose`: the decision a page explains to the clinician (and asks the patient about when missing)."""
-    from sqlalchemy import select
-
     from yilian.consent.decide import NO_CONSENT, Decision, Request, decide
-    from yilian.consent.model import Grant
 
     if not patient_ids:
         return Decision(NO_CONSENT)
-    rows = conn.execute(select(consent_grants).where(consent_grants.c.patient_id.in_(patient_ids)))
-    grants = [Grant(**r._mapping) for r in rows]
+    grants = [g for pid in patient_ids for g in grants_for(conn, pid)]
     decisions = [
         decide([g for g in grants if g.patient_id == pid], Request(purpose, recipient, "*", 4, None, at))
         for pid in patient_ids

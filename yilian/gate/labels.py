@@ -16,14 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from yilian.alliance.codes import BASE
+from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, GBT_CATEGORY, GBT_LEVEL, SENSITIVE_ELEMENT
 
-GBT_LEVEL = f"{BASE}/CodeSystem/gbt39725-level"
-GBT_CATEGORY = f"{BASE}/CodeSystem/gbt39725-category"
-SENSITIVE_ELEMENT = f"{BASE}/CodeSystem/sensitive-element"
-ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
-OBLIGATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
 OWNED_SYSTEMS = (GBT_LEVEL, GBT_CATEGORY, SENSITIVE_ELEMENT, ACT_CODE, CONFIDENTIALITY)
 
 DEFAULT_RULES = Path(__file__).with_name("label_rules.toml")
@@ -97,22 +91,6 @@ def label(resource: dict, rule_set: Rules | None = None) -> Labels:
     kept += [{"system": SENSITIVE_ELEMENT, "code": key} for key in labels.redact]
     meta["security"] = kept
     return labels
-
-
-def read_labels(resource: dict) -> Labels:
-    """The labels a stored resource carries (what `label` wrote)."""
-    category, level, sensitivity, redact = "", 4, None, []
-    for s in resource.get("meta", {}).get("security", ()):
-        system, code = s.get("system"), s.get("code", "")
-        if system == GBT_LEVEL and code[1:].isdigit():
-            level = int(code[1:])
-        elif system == GBT_CATEGORY:
-            category = code
-        elif system == ACT_CODE:
-            sensitivity = code
-        elif system == SENSITIVE_ELEMENT:
-            redact.append(code)
-    return Labels(category, level, sensitivity, tuple(redact))
 
 
 def _sensitive_class(value: object, r: Rules) -> str | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from yilian.alliance.codes import BASE, SOURCE_MEMBER
+from yilian.alliance.codes import ACT_CODE, GBT_CATEGORY, GBT_LEVEL, SENSITIVE_ELEMENT, SOURCE_MEMBER
 from yilian.store.search.dates import instant
 from yilian.store.search.extract import compartment_patients, extract
 from yilian.store.search.keys import param_key
@@ -41,10 +41,6 @@ class Prepared:
 
 
 LABEL_COLUMNS = ("level", "category", "sensitivity", "redact")
-LEVEL_SYSTEM = f"{BASE}/CodeSystem/gbt39725-level"
-CATEGORY_SYSTEM = f"{BASE}/CodeSystem/gbt39725-category"
-SENSITIVITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-REDACT_SYSTEM = f"{BASE}/CodeSystem/sensitive-element"
 
 
 def label_columns(resource: dict) -> tuple:
@@ -53,13 +49,13 @@ def label_columns(resource: dict) -> tuple:
     level, category, sensitivity, redact = 4, "MA", None, []
     for s in resource.get("meta", {}).get("security", ()):
         system, code = s.get("system"), s.get("code") or ""
-        if system == LEVEL_SYSTEM and code[1:].isdigit():
+        if system == GBT_LEVEL and code[1:].isdigit():
             level = int(code[1:])
-        elif system == CATEGORY_SYSTEM:
+        elif system == GBT_CATEGORY:
             category = code[:4]
-        elif system == SENSITIVITY_SYSTEM:
+        elif system == ACT_CODE:
             sensitivity = code[:16]
-        elif system == REDACT_SYSTEM:
+        elif system == SENSITIVE_ELEMENT:
             redact.append(code)
     return level, category, sensitivity, " ".join(redact)[:200] or None
 
