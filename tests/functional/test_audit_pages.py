@@ -177,3 +177,35 @@ def test_incident_response_end_to_end(client, world, fhir) -> None:  # noqa: ANN
     assert len(notifier.sent) == 1  # told once
     sign_in(client, "t-patient")
     assert "安全事件通知" in client.get("/portal/access-log").text  # the notification is in their log too
+
+
+def test_a_treatment_read_outside_any_care_relationship_is_flagged(fhir, gate, engine) -> None:  # noqa: ANN001
+    from yilian.security.anomalies import alerts
+    from yilian.testing.plugin import consent_resource
+
+    pid = (
+        fhir.as_(HIS_B)
+        .post("Patient", {"resourceType": "Patient", "name": [{"text": "卫东"}]})
+        .resource()["id"]
+    )
+    fhir.as_(HIS_B).post("Consent", consent_resource(pid))
+    doc = caller("clinician", "m-a", user_id="dr.far")
+    fhir.as_(doc).get(f"Patient/{pid}")  # consented, but member A never treated this patient
+
+    def flagged() -> set[str]:
+        of(gate).drain()
+        with engine.connect() as conn:
+            found = alerts(conn, gate, patients_per_day=1000, denials=1000, since=time.time() - 3600)
+        return {a.user_id for a in found if a.kind == "no-care-relationship"}
+
+    assert "dr.far" in flagged()
+    fhir.as_(caller("member-system", "m-a")).post(
+        "Encounter",
+        {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "subject": {"reference": f"Patient/{pid}"},
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        },
+    )
+    assert "dr.far" not in flagged()  # an encounter at member A is a care relationship

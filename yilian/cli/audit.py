@@ -165,6 +165,7 @@ def alerts(days: int = typer.Option(1, help="Look back this many days.")) -> Non
     with gate().engine.connect() as conn:
         found = anomalies.alerts(
             conn,
+            gate(),
             patients_per_day=s.anomaly_patients,
             denials=s.anomaly_denials,
             since=time.time() - days * 86400,

@@ -203,6 +203,10 @@ class GatedRepository:
             raise hidden  # nothing visible: the same 404 whether or not the patient exists
         return self._saw(found)
 
+    def care_relationships(self, patients: list[str], care_types: Sequence[str]) -> set[tuple[str, str]]:
+        """(patient, organisation) pairs joined by a care resource (Encounter...) the caller may see."""
+        return repository.care_relationships(self.conn, patients, care_types, self.scope)
+
     def count(self, rtype: str) -> int:
         return repository.count(self.conn, [R.type == rtype, R.deleted == false(), self.scope])
 

@@ -54,6 +54,7 @@ def alerts_page(request: Request, days: int = 1, user: User = Depends(signed_in)
         with request.app.state.gate.engine.connect() as conn:
             found = anomalies.alerts(
                 conn,
+                request.app.state.gate,
                 patients_per_day=settings.anomaly_patients,
                 denials=settings.anomaly_denials,
                 since=since,

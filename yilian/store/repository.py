@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    union,
     union_all,
     update,
 )
@@ -428,3 +429,25 @@ def referencing(
     if source_type != "*":
         conds.append(R.type == source_type)
     return fetch(conn, conds)
+
+
+def care_relationships(
+    conn: Connection, patients: list[str], care_types: Sequence[str], scope: ColumnElement[bool]
+) -> set[tuple[str, str]]:
+    """(patient, organisation) pairs joined by an Encounter, EpisodeOfCare or CareTeam in the record."""
+    c, ref = compartment.c, idx_reference.c
+    found: set[tuple[str, str]] = set()
+    for i in range(0, len(patients), 1000):
+        chunk = patients[i : i + 1000]
+        care = (
+            select(c.patient_id, R.rid, R.member)
+            .join_from(compartment, resources, R.rid == c.rid)
+            .where(c.patient_id.in_(chunk), R.type.in_(care_types), R.deleted == false(), scope)
+            .subquery()
+        )
+        by_source = select(care.c.patient_id, care.c.member).where(care.c.member.is_not(None))
+        by_reference = select(care.c.patient_id, ref.target_id).join_from(
+            care, idx_reference, and_(ref.rid == care.c.rid, ref.target_type == "Organization")
+        )
+        found.update((p, o) for p, o in conn.execute(union(by_source, by_reference)))
+    return found
