@@ -139,3 +139,19 @@ def test_bad_searches_are_400_with_a_reason(fhir, query, fragment):
         fhir.get(query)
     assert err.value.status == 400
     assert fragment in str(err.value)
+
+
+def test_revinclude_matches_type_and_id_not_id_alone(fhir):
+    fhir.put("Patient/same", {"resourceType": "Patient", "id": "same"})
+    fhir.put("Group/same", {"resourceType": "Group", "id": "same", "type": "person", "actual": True})
+    fhir.post(
+        "Observation",
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "x"},
+            "subject": {"reference": "Group/same"},
+        },
+    )
+    bundle = fhir.get("Patient?_id=same&_revinclude=Observation:subject").resource()
+    assert [e["resource"]["resourceType"] for e in bundle["entry"]] == ["Patient"]

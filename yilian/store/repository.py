@@ -22,6 +22,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    or_,
     select,
     union,
     union_all,
@@ -421,8 +422,14 @@ def referencing(
 ) -> list[Stored]:
     """Resources of `source_type` that reference any of `targets` (through `params`): _revinclude."""
     ref = idx_reference.c
-    ids = sorted({t.id for t in targets})
-    sources = select(ref.rid).where(ref.target_id.in_(ids))
+    by_type: dict[str, set[str]] = {}
+    for t in targets:
+        by_type.setdefault(t.type, set()).add(t.id)
+    # Type and id both: an id alone may name resources of several types.
+    points_at = or_(
+        *(and_(ref.target_type == rtype, ref.target_id.in_(sorted(ids))) for rtype, ids in by_type.items())
+    )
+    sources = select(ref.rid).where(points_at)
     if params is not None:
         sources = sources.where(ref.param.in_(params))
     conds = [R.rid.in_(sources), R.deleted == false(), scope]
