@@ -6,12 +6,14 @@ the newest applicable grant (deeper provision first, deny first on a tie) must p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 
 from yilian.consent.model import ANY
 from yilian.consent.tables import consent_grants
+from yilian.store.repository import patient_param
 from yilian.store.tables import compartment, resources
 
 R = resources.c
@@ -52,10 +54,20 @@ def consented(purpose: str, recipient: str, at: float) -> ColumnElement[bool]:
     return and_(in_some, not_(refused))
 
 
-def consented_for_patient(patient_id: str, grants: list, purpose: str, recipient: str, at: float):  # noqa: ANN201
-    """`consented` for the rows of one patient's compartment, with the patient's decisions made up front
-    in Python (decide.py) per data class: one compartment lookup per row instead of a grant subquery.
-    Rows that are in another patient's compartment too still need that patient's consent (SQL check)."""
+@dataclass(frozen=True)
+class PatientDecisions:
+    """One patient's consents decided up front (decide.py) for one purpose and recipient, per data class:
+    hashable facts, so the SQL that enforces them is built once and reused for every patient alike."""
+
+    purpose: str
+    recipient: str
+    unnamed_permitted: bool  # resource types no grant names
+    named_permitted: tuple[str, ...]  # resource types some grant names, permitted
+    named_refused: tuple[str, ...]
+    sensitive_permitted: tuple[str, ...]  # level-5 classes (HIV, MENTAL...) permitted
+
+
+def decide_for_patient(grants: list, purpose: str, recipient: str, at: float) -> PatientDecisions:
     from yilian.consent.decide import Request, decide
 
     def permitted(rtype: str, level: int, sensitivity: str | None) -> bool:
@@ -64,24 +76,38 @@ def consented_for_patient(patient_id: str, grants: list, purpose: str, recipient
     named = {g.data_class for g in grants if g.data_class != ANY}
     types = sorted(t for t in named if t[:1].isupper() and t.upper() != t)  # resource types, not classes
     classes = sorted(t for t in named if t.upper() == t)
-    other = permitted("__unnamed__", 4, None)
-    allowed_types = [t for t in types if permitted(t, 4, None)]
-    refused_types = [t for t in types if t not in allowed_types]
+    allowed = tuple(t for t in types if permitted(t, 4, None))
+    return PatientDecisions(
+        purpose,
+        recipient,
+        permitted("__unnamed__", 4, None),
+        allowed,
+        tuple(t for t in types if t not in allowed),
+        tuple(c for c in classes if permitted("", 5, c)),
+    )
+
+
+@lru_cache(maxsize=1024)
+def consented_for_patient(d: PatientDecisions, minute: int) -> ColumnElement[bool]:
+    """`consented` for the rows of one patient's compartment (the `patient_id` bind parameter), with the
+    patient's decisions made up front: one compartment lookup per row instead of a grant subquery. Rows
+    that are in another patient's compartment too still need that patient's consent (SQL check). Built
+    once per decision shape and minute: building the expression costs more than running it."""
     # Constant parts stay constants (an empty IN list would become a subquery SQLite runs per query).
-    if other:
-        level4 = not_(R.type.in_(refused_types)) if refused_types else true()
+    if d.unnamed_permitted:
+        level4 = not_(R.type.in_(d.named_refused)) if d.named_refused else true()
     else:
-        level4 = R.type.in_(allowed_types) if allowed_types else false()
-    sensitive = [c for c in classes if permitted("", 5, c)]
-    level5 = R.sensitivity.in_(sensitive) if sensitive else false()
-    own = select(compartment.c.rid).where(compartment.c.patient_id == patient_id)
+        level4 = R.type.in_(d.named_permitted) if d.named_permitted else false()
+    level5 = R.sensitivity.in_(d.sensitive_permitted) if d.sensitive_permitted else false()
+    own = select(compartment.c.rid).where(compartment.c.patient_id == patient_param())
     # Rows that are also in another patient's compartment need that patient's consent too: only they
     # pay for the general check (an uncorrelated list, computed once per query).
     shared = select(compartment.c.rid).where(
-        compartment.c.patient_id != patient_id, compartment.c.rid.in_(own)
+        compartment.c.patient_id != patient_param(), compartment.c.rid.in_(own)
     )
     by_class = or_(and_(R.level < 5, level4), and_(R.level >= 5, level5))
-    return and_(R.rid.in_(own), by_class, or_(R.rid.not_in(shared), consented_now(purpose, recipient, at)))
+    general = consented_now(d.purpose, d.recipient, minute * 60.0)
+    return and_(R.rid.in_(own), by_class, or_(R.rid.not_in(shared), general))
 
 
 def consented_now(purpose: str, recipient: str, at: float) -> ColumnElement[bool]:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
-from yilian.consent.filters import consented_for_patient, consented_now
+from yilian.consent.filters import PatientDecisions, consented_for_patient, consented_now, decide_for_patient
 from yilian.fhir.outcomes import forbidden
 from yilian.gate.caller import Caller
 from yilian.store.tables import compartment, resources
@@ -82,16 +83,29 @@ def uses_consent(caller: Caller) -> bool:
     )
 
 
-def read_scope(
-    caller: Caller,
-    break_glass_patients: Iterable[str] = (),
-    now: float | None = None,
-    patient: tuple[str, list] | None = None,
+def read_scope(caller: Caller, break_glass_patients: Iterable[str] = (), now: float | None = None):
+    """The rows of `resources` this caller may read for this purpose, as one SQL condition (the same
+    object for the same caller within a minute, so statements built on it can be reused)."""
+    minute = int((time.time() if now is None else now) // 60)
+    return _read_scope(caller, tuple(sorted(break_glass_patients)), minute, None)
+
+
+def patient_read_scope(
+    caller: Caller, break_glass_patients: Iterable[str], grants: list, now: float | None = None
 ):
-    """The rows of `resources` this caller may read for this purpose, as one SQL condition. With
-    `patient` = (id, that patient's consent grants) the consent part is decided up front for reads
-    confined to that patient's compartment ($everything)."""
+    """`read_scope` for reads confined to one patient's compartment ($everything), that patient being the
+    `patient_id` bind parameter: their consent `grants` are decided up front in Python."""
     now = time.time() if now is None else now
+    decisions = None
+    if uses_consent(caller):
+        decisions = decide_for_patient(grants, "TREAT", caller.organization or "", now)
+    return _read_scope(caller, tuple(sorted(break_glass_patients)), int(now // 60), decisions)
+
+
+@lru_cache(maxsize=4096)
+def _read_scope(
+    caller: Caller, emergency: tuple[str, ...], minute: int, patient: PatientDecisions | None
+) -> ColumnElement[bool]:
     if caller.has("admin"):
         return _types(caller, true())
     if not caller.roles:
@@ -103,12 +117,11 @@ def read_scope(
         own = R.member == org
         parts.append(own if caller.has(*ATTENDING_ROLES) else own & (R.level < 5))
         if patient is None:
-            parts.append(consented_now("TREAT", org, now))
+            parts.append(consented_now("TREAT", org, minute * 60.0))
         else:
-            parts.append(consented_for_patient(patient[0], patient[1], "TREAT", org, now))
-        patients = list(break_glass_patients)
-        if purpose == "ETREAT" and patients:
-            in_emergency = R.rid.in_(select(compartment.c.rid).where(compartment.c.patient_id.in_(patients)))
+            parts.append(consented_for_patient(patient, minute))
+        if purpose == "ETREAT" and emergency:
+            in_emergency = R.rid.in_(select(compartment.c.rid).where(compartment.c.patient_id.in_(emergency)))
             parts.append(in_emergency & (R.level < 5))
     if caller.has(*MEMBER_ROLES) and org:
         parts.append(R.member == org)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, false
 
 from yilian.config import Settings
 from yilian.consent import service as consent_service
-from yilian.fhir.outcomes import FhirError, multiple_matches, not_found
+from yilian.fhir.outcomes import multiple_matches, not_found
 from yilian.gate import breakglass, policy, writes
 from yilian.gate.access import Access, Observer
 from yilian.gate.caller import Caller
@@ -188,19 +188,14 @@ class GatedRepository:
         return hits[0] if hits else None
 
     def everything(self, patient_id: str, **kwargs) -> list[Stored]:  # noqa: ANN003
-        if policy.uses_consent(self.caller):
-            grants = consent_service.grants_for(self.conn, patient_id)
-            scope = policy.read_scope(self.caller, self._emergency, patient=(patient_id, grants))
-        else:
-            scope = self.scope
-        try:
-            repository.read(self.conn, "Patient", patient_id, scope)
-            hidden = None
-        except FhirError as err:  # the Patient is not visible; some of the record may be (consent by class)
-            hidden = err
+        grants = consent_service.grants_for(self.conn, patient_id) if policy.uses_consent(self.caller) else []
+        scope = policy.patient_read_scope(self.caller, self._emergency, grants)
         found = repository.everything(self.conn, patient_id, scope, **kwargs)
-        if hidden is not None and not found:
-            raise hidden  # nothing visible: the same 404 whether or not the patient exists
+        if not found:
+            # An empty page is an answer only for a patient the caller may see (filters or paging past
+            # the end); otherwise the same 404 whether or not the patient exists. Some of a record may be
+            # visible without its Patient (consent by class), so the read is made only when nothing is.
+            repository.read(self.conn, "Patient", patient_id, scope, {"patient_id": patient_id})
         return self._saw(found)
 
     def care_relationships(self, patients: list[str], care_types: Sequence[str]) -> set[tuple[str, str]]:

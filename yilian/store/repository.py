@@ -16,6 +16,9 @@ import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Float,
+    Integer,
+    String,
     and_,
     bindparam,
     delete,
@@ -252,8 +255,11 @@ def _clear_indexes(conn: Connection, rid: int) -> None:
 # ----------------------------------------------------------------------------------------------- reads
 
 
-def read(conn: Connection, rtype: str, rid_id: str, scope: ColumnElement[bool]) -> Stored:
-    row = conn.execute(select(*COLUMNS).where(R.type == rtype, R.id == rid_id, scope)).first()
+def read(
+    conn: Connection, rtype: str, rid_id: str, scope: ColumnElement[bool], params: dict | None = None
+) -> Stored:
+    """One current resource within `scope` (`params` binds the scope's parameters, e.g. patient_id)."""
+    row = conn.execute(select(*COLUMNS).where(R.type == rtype, R.id == rid_id, scope), params).first()
     if row is None:
         raise not_found(f"{rtype}/{rid_id} is not known")
     stored = _stored(row, codec=codec_of(conn))
@@ -363,6 +369,15 @@ def compartment_rids(patient_id: str):  # noqa: ANN201 - a Select
     return select(compartment.c.rid).where(compartment.c.patient_id == patient_id)
 
 
+def patient_param():  # noqa: ANN201 - a BindParameter
+    """The patient a one-patient read is confined to, bound when the statement runs: statements and scopes
+    built on it are reused for every patient."""
+    return bindparam("patient_id", type_=String)
+
+
+_everything_statements: dict[tuple, tuple] = {}  # (id(scope), since?, types) -> (scope, statement)
+
+
 def everything(
     conn: Connection,
     patient_id: str,
@@ -373,25 +388,41 @@ def everything(
     limit: int,
     offset: int = 0,
 ) -> list[Stored]:
-    """A patient's compartment plus the resources it references (Organization, Practitioner...)."""
-    in_compartment = R.rid.in_(compartment_rids(patient_id))
+    """A patient's compartment plus the resources it references (Organization, Practitioner...). The scope
+    may use `patient_param()`. The statement is built once per scope and shape (scopes are cached by the
+    gate), because building and keying it costs more than SQLite takes to run it."""
+    key = (id(scope), since is not None, tuple(types))
+    cached = _everything_statements.get(key)
+    if cached is None or cached[0] is not scope:  # an id can be reused once its scope is gone
+        if len(_everything_statements) > 1024:
+            _everything_statements.clear()
+        cached = (scope, _everything_statement(scope, since is not None, tuple(types)))
+        _everything_statements[key] = cached
+    params = {"patient_id": patient_id, "since": since, "limit": limit, "offset": offset}
+    codec = codec_of(conn)
+    return [_stored(row, codec=codec) for row in conn.execute(cached[1], params)]
+
+
+def _everything_statement(scope: ColumnElement[bool], with_since: bool, types: tuple[str, ...]):  # noqa: ANN202
+    own = compartment_rids(patient_param())
     ref = idx_reference.c
-    targets = (
-        select(ref.target_type, ref.target_id)
-        .where(ref.rid.in_(compartment_rids(patient_id)))
-        .distinct()
-        .subquery()
-    )
+    targets = select(ref.target_type, ref.target_id).where(ref.rid.in_(own)).distinct().subquery()
     referenced = select(R.rid).join_from(
         resources, targets, and_(R.type == targets.c.target_type, R.id == targets.c.target_id)
     )
-    conds = [R.deleted == false(), scope, in_compartment | R.rid.in_(referenced)]
-    if since is not None:
-        conds.append(R.last_updated >= since)
+    conds = [R.deleted == false(), scope, R.rid.in_(own) | R.rid.in_(referenced)]
+    if with_since:
+        conds.append(R.last_updated >= bindparam("since", type_=Float))
     if types:
         conds.append(R.type.in_(types))
-    patient_first = (R.type != "Patient") | (R.id != patient_id)
-    return fetch(conn, conds, order=(patient_first,), limit=limit, offset=offset)
+    patient_first = (R.type != "Patient") | (R.id != patient_param())
+    return (
+        select(*COLUMNS)
+        .where(*conds)
+        .order_by(patient_first, R.rid)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
 
 
 def referenced_by(

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from yilian.consent.decide import DENY, NO_CONSENT, PERMIT, Decision, Request, combine, decide
-from yilian.consent.filters import consented
+from yilian.consent.filters import consented, consented_for_patient, decide_for_patient
 from yilian.consent.model import ANY, Grant, grants_of
 from yilian.consent.tables import consent_grants
 from yilian.store.tables import compartment, resources
@@ -130,50 +130,44 @@ def _applies(g: Grant, r: Request) -> bool:
     return g.data_class == r.sensitivity if r.level >= 5 else g.data_class in (ANY, r.resource_type)
 
 
+def _one_row_store(conn, grants: list[Grant], request: Request) -> None:  # noqa: ANN001
+    """Row 1 of the request's kind in patient p1's compartment, beside p1's own Patient row."""
+    for table in (consent_grants, compartment, resources):
+        conn.execute(delete(table))
+    row = dict(version=1, last_updated=0.0, deleted=False, member="m-x", content=b"{}", category="HS")
+    kind = dict(type=request.resource_type, level=request.level, sensitivity=request.sensitivity)
+    conn.execute(resources.insert().values(rid=1, id="r1", **kind, **row))
+    # A second row of another kind in the same compartment: the SQL must judge each row by its own
+    # level, type and sensitivity (a subquery that failed to correlate would mix them up).
+    conn.execute(resources.insert().values(rid=2, type="Patient", id="p1", level=4, sensitivity=None, **row))
+    conn.execute(compartment.insert(), [{"patient_id": "p1", "rid": 1}, {"patient_id": "p1", "rid": 2}])
+    if grants:
+        conn.execute(consent_grants.insert(), [g.row() for g in grants])
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(grants=st.lists(grant_st, max_size=6), request=request_st)
 def test_sql_twin_agrees_with_the_pure_decision(engine, grants, request):
     with engine.begin() as conn:
-        for table in (consent_grants, compartment, resources):
-            conn.execute(delete(table))
-        conn.execute(
-            resources.insert().values(
-                rid=1,
-                type=request.resource_type,
-                id="r1",
-                version=1,
-                last_updated=0.0,
-                deleted=False,
-                member="m-x",
-                content=b"{}",
-                level=request.level,
-                category="HS",
-                sensitivity=request.sensitivity,
-            )
-        )
-        # A second row of another kind in the same compartment: the SQL must judge each row by its own
-        # level, type and sensitivity (a subquery that failed to correlate would mix them up).
-        conn.execute(
-            resources.insert().values(
-                rid=2,
-                type="Patient",
-                id="p1",
-                version=1,
-                last_updated=0.0,
-                deleted=False,
-                member="m-x",
-                content=b"{}",
-                level=4,
-                category="PA",
-                sensitivity=None,
-            )
-        )
-        conn.execute(compartment.insert(), [{"patient_id": "p1", "rid": 1}, {"patient_id": "p1", "rid": 2}])
-        if grants:
-            conn.execute(consent_grants.insert(), [g.row() for g in grants])
+        _one_row_store(conn, grants, request)
         allowed = conn.execute(
             select(resources.c.rid).where(
                 resources.c.rid == 1, consented(request.purpose, request.recipient, request.at)
             )
         ).all()
     assert bool(allowed) == decide(grants, request).permitted
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(grants=st.lists(grant_st, max_size=6), request=request_st)
+def test_one_patient_filter_decided_up_front_agrees_with_the_pure_decision(engine, grants, request):
+    """The cached one-patient filter ($everything): decisions made in Python, the patient bound late."""
+    decisions = decide_for_patient(grants, request.purpose, request.recipient, request.at)
+    condition = consented_for_patient(decisions, int(request.at // 60))
+    with engine.begin() as conn:
+        _one_row_store(conn, grants, request)
+        stmt = select(resources.c.rid).where(resources.c.rid == 1, condition)
+        allowed = conn.execute(stmt, {"patient_id": "p1"}).all()
+        other_patient = conn.execute(stmt, {"patient_id": "p2"}).all()
+    assert bool(allowed) == decide(grants, request).permitted
+    assert other_patient == []  # bound to another patient, p1's row is outside the filter
