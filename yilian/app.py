@@ -15,6 +15,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Yilian 医联", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.settings = settings
     app.state.gate = build_gate(settings)
+    from yilian.export import api as export_api
+
+    export_api.install(app)  # its /fhir/$export-* routes come before the FHIR catch-all
     app.include_router(fhir_api.router)
     app.include_router(auth_api.router)
     fhir_api.install_error_handlers(app)

@@ -37,6 +37,7 @@ CORE_TYPES = (
     "QuestionnaireResponse",
     "Provenance",
 )
+BULK = "http://hl7.org/fhir/uv/bulkdata"  # FHIR Bulk Data Access 2.0 ($export, yilian/export)
 SEARCHABLE_KINDS = ("string", "token", "date", "reference", "quantity", "number", "uri")
 
 
@@ -58,6 +59,7 @@ def capability_statement(settings: Settings) -> dict:
                 "mode": "server",
                 "resource": _resources(),
                 "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+                "operation": [{"name": "export", "definition": f"{BULK}/OperationDefinition/export"}],
             }
         ],
     }
@@ -102,7 +104,8 @@ def _resources() -> list[dict]:
                 {
                     "name": "everything",
                     "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
-                }
+                },
+                {"name": "export", "definition": f"{BULK}/OperationDefinition/patient-export"},
             ]
         out.append(entry)
     return out

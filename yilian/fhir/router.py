@@ -50,7 +50,7 @@ def action_of(request: FhirRequest, parts: list[str]) -> str:
     m, n = request.method.upper(), len(parts)
     if n == 0:
         return "transaction" if m == "POST" else "search"
-    if n > 1 and parts[-1].startswith("$"):
+    if parts[-1].startswith("$"):
         return parts[-1][1:]
     if "_history" in parts:
         return "vread" if parts[-1] != "_history" else "history"
@@ -71,6 +71,8 @@ def dispatch(repo: GatedRepository, req: FhirRequest) -> FhirResponse:
         if m == "GET" and req.query:
             raise not_supported("Searching across all resource types is not supported; name a type")
     elif n == 1:
+        if parts[0].startswith("$"):
+            return _operation(repo, req, "", None, parts[0])  # system-level ($export)
         if parts[0] == "_history" and m == "GET":
             return interactions.history(repo, req, None, None)
         return _type_level(repo, req, parts[0])
@@ -116,7 +118,8 @@ def _operation(
     handler = registry().get((rtype, name, rid_id is not None))
     if handler is not None and req.method in ("GET", "POST"):
         return handler(repo, req, rid_id)
-    raise not_supported(f"Operation {name} is not supported on {rtype}{' instances' if rid_id else ''}")
+    where = f"{rtype}{' instances' if rid_id else ''}" if rtype else "the server"
+    raise not_supported(f"Operation {name} is not supported on {where}")
 
 
 def handle_group(gate: Gate, caller: Caller, requests: list[FhirRequest]) -> list[FhirResponse | FhirError]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, false
+from sqlalchemy import Connection, Engine, exists, false, select
 
 from yilian.config import Settings
 from yilian.consent import service as consent_service
@@ -30,7 +30,7 @@ from yilian.store.search.params import search_params
 from yilian.store.search.parse import SearchQuery, parse_query
 from yilian.store.search.sort import sort_order
 from yilian.store.search.sql import query_conditions
-from yilian.store.tables import resources
+from yilian.store.tables import compartment, resources
 
 R = resources.c
 BREAK_GLASS_NOTICE = ("https://yilian.org/fhir/CodeSystem/notice", "break-glass")
@@ -197,6 +197,30 @@ class GatedRepository:
             # visible without its Patient (consent by class), so the read is made only when nothing is.
             repository.read(self.conn, "Patient", patient_id, scope, {"patient_id": patient_id})
         return self._saw(found)
+
+    def export_page(
+        self,
+        after: int,
+        limit: int,
+        *,
+        types: Sequence[str] | None = None,
+        since: float | None = None,
+        patients: Sequence[str] | None = None,
+        compartments_only: bool = False,
+    ) -> list[Stored]:
+        """The next page of a bulk export in storage order (rows after `after`), within the caller's scope:
+        every type, or `types`; with `compartments_only` only rows in some Patient's compartment, or in
+        the compartments of `patients` (a Group's members)."""
+        conds = [R.rid > after, R.deleted == false(), self.scope]
+        if types:
+            conds.append(R.type.in_(list(types)))
+        if since is not None:
+            conds.append(R.last_updated >= since)
+        if patients is not None:
+            conds.append(R.rid.in_(select(compartment.c.rid).where(compartment.c.patient_id.in_(patients))))
+        elif compartments_only:
+            conds.append(exists().where(compartment.c.rid == R.rid))
+        return self._saw(repository.fetch(self.conn, conds, limit=limit))
 
     def care_relationships(self, patients: list[str], care_types: Sequence[str]) -> set[tuple[str, str]]:
         """(patient, organisation) pairs joined by a care resource (Encounter...) the caller may see."""
