@@ -37,4 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from yilian.identity import pages as identity_pages
 
     identity_pages.install(app)  # the master patient index's review page
+    from yilian.export import pages as export_pages
+
+    export_pages.install(app)  # start, watch and download bulk exports (a patient: their own record)
     return app

@@ -4,6 +4,8 @@ data only where a consent names it, redaction as on reads, every page audited, o
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 from sqlalchemy import select, update
@@ -11,7 +13,8 @@ from typer.testing import CliRunner
 
 from yilian.audit.log import of
 from yilian.audit.tables import audit_event
-from yilian.export import runner
+from yilian.export import jobs, runner
+from yilian.export.api import status_response
 from yilian.export.tables import export_jobs
 from yilian.fhir.outcomes import FhirError
 from yilian.testing.plugin import caller, consent_resource
@@ -125,7 +128,18 @@ def test_every_exported_page_is_audited_with_its_patients(fhir, gate, record) ->
         assert "export" in [e.action for e in patient_log(conn, [record])]
 
 
-def test_the_http_protocol_status_manifest_files_and_strangers(client, tokens, gate, engine) -> None:  # noqa: ANN001
+def poll(client, url: str, headers: dict, seconds: float = 20.0):  # noqa: ANN001, ANN201
+    """GET the status URL until the job is no longer running (202)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = client.get(url, headers=headers)
+        if answer.status_code != 202 or time.monotonic() > deadline:
+            return answer
+        assert "resources written" in answer.headers["X-Progress"]
+        time.sleep(0.05)
+
+
+def test_the_http_protocol_status_manifest_files_and_strangers(client, tokens) -> None:  # noqa: ANN001
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     client.post(
         "/fhir/Patient",
@@ -136,10 +150,7 @@ def test_the_http_protocol_status_manifest_files_and_strangers(client, tokens, g
     assert kick.status_code == 202
     status_url = kick.headers["Content-Location"]
     path = status_url.split("/fhir", 1)[1]
-    with engine.begin() as conn:  # keep the server's exporter away: this test runs the job itself
-        conn.execute(update(export_jobs).values(status="accepted"))
-    runner.run_pending(gate)
-    done = client.get(f"/fhir{path}", headers=admin)
+    done = poll(client, f"/fhir{path}", admin)  # the server's exporter thread runs the job
     assert done.status_code == 200
     manifest = done.json()
     assert manifest["requiresAccessToken"] is True and manifest["request"].endswith("Patient/$export")
@@ -156,15 +167,26 @@ def test_the_http_protocol_status_manifest_files_and_strangers(client, tokens, g
     assert client.get(f"/fhir{path}").status_code == 401
 
 
-def test_a_cancelled_job_leaves_no_files_and_answers_404(client, tokens, gate) -> None:  # noqa: ANN001
-    admin = {"Authorization": f"Bearer {tokens['admin']}", "Prefer": "respond-async"}
-    status_url = client.get("/fhir/$export", headers=admin).headers["Content-Location"]
-    path = status_url.split("/fhir", 1)[1]
-    assert client.delete(f"/fhir{path}", headers=admin).status_code == 202
-    job_id = path.rsplit("/", 1)[1]
+def test_a_cancelled_job_is_never_run_leaves_no_files_and_answers_404(fhir, gate, record) -> None:  # noqa: ANN001
+    job_id = fhir.request("GET", "$export", **ASYNC).headers["Content-Location"].rsplit("/", 1)[1]
+    with gate.engine.begin() as conn:
+        assert jobs.cancel(conn, job_id, fhir.who).status == "cancelled"  # what DELETE on the status URL does
+        with pytest.raises(FhirError):
+            jobs.cancel(conn, job_id, DOC_A)  # someone else's job does not exist for them
     assert runner.run_job(gate, job_id) is None  # cancelled jobs are never claimed
     assert not any(runner.job_folder(gate.settings, job_id).glob("*.ndjson"))
-    assert client.get(f"/fhir{path}", headers=admin).status_code == 404
+    with gate.engine.connect() as conn, pytest.raises(FhirError) as err:
+        status_response(jobs.get(conn, job_id, fhir.who), "http://x/fhir")
+    assert err.value.status == 404
+
+
+def test_cancelling_over_http_answers_202_with_the_state(client, tokens) -> None:  # noqa: ANN001
+    admin = {"Authorization": f"Bearer {tokens['admin']}", "Prefer": "respond-async"}
+    path = client.get("/fhir/$export", headers=admin).headers["Content-Location"].split("/fhir", 1)[1]
+    answer = client.delete(f"/fhir{path}", headers=admin)
+    assert answer.status_code == 202 and answer.json()["resourceType"] == "OperationOutcome"
+    stranger = {"Authorization": f"Bearer {tokens['clinician']}"}
+    assert client.delete(f"/fhir{path}", headers=stranger).status_code == 404
 
 
 def test_a_job_interrupted_by_a_stop_runs_again_when_the_server_starts(fhir, gate, record) -> None:  # noqa: ANN001
@@ -180,8 +202,6 @@ def test_a_job_interrupted_by_a_stop_runs_again_when_the_server_starts(fhir, gat
                 status = conn.execute(select(export_jobs.c.status)).scalar_one()
             if status == "completed":
                 break
-            import time
-
             time.sleep(0.05)
     finally:
         exporter.stop()

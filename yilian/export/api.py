@@ -36,7 +36,7 @@ async def status(job_id: str, request: Request) -> Response:
         caller, gate = _caller(request), request.app.state.gate
         with gate.engine.connect() as conn:
             job = jobs.get(conn, job_id, caller)
-        return _status_response(job, gate.settings.base_url.rstrip("/"))
+        return status_response(job, gate.settings.base_url.rstrip("/"))
 
     return await run_in_threadpool(run)
 
@@ -67,7 +67,7 @@ async def download(job_id: str, name: str, request: Request) -> Response:
     return await run_in_threadpool(run)
 
 
-def _status_response(job: Job, base: str) -> Response:
+def status_response(job: Job, base: str) -> Response:
     if job.status in jobs.RUNNABLE:
         headers = {"X-Progress": f"{job.status}: {job.written} resources written", "Retry-After": "1"}
         return Response(status_code=202, headers=headers)

@@ -106,6 +106,12 @@ def get(conn: Connection, job_id: str, caller: Caller | None = None) -> Job:
     return _job(row)
 
 
+def of_user(conn: Connection, user_id: str, limit: int = 20) -> list[Job]:
+    """A user's own jobs, newest first."""
+    newest = select(export_jobs).where(J.user_id == user_id).order_by(J.created.desc()).limit(limit)
+    return [_job(r) for r in conn.execute(newest)]
+
+
 def runnable(conn: Connection) -> list[str]:
     """Jobs waiting to run, oldest first (a running one was interrupted by a stop and runs again)."""
     rows = conn.execute(select(J.id).where(J.status.in_(RUNNABLE)).order_by(J.created))
