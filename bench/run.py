@@ -12,6 +12,7 @@ from bench import (
     audit_log,
     audit_overhead,
     everything,
+    export,
     governance,
     identity_alliance,
     identity_batch,
@@ -33,6 +34,7 @@ def main() -> None:
     emit(everything.measure(kept[0]))
     emit(governance.run_all(kept[0]))
     emit(audit_overhead.measure(kept[0]))
+    emit(export.measure(kept[0]))
     emit(audit_log.measure_append(args.database_url))
     emit(audit_log.measure_large(args.database_url))
     emit(ingest_hl7.run(5000, args.database_url))
