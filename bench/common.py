@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -55,3 +56,16 @@ def machine() -> dict:
 def emit(result: dict) -> None:
     print(json.dumps(result, ensure_ascii=False))
     sys.stdout.flush()
+
+
+def main_on_synthea(measure, description: str | None) -> None:  # noqa: ANN001 - measure(gate) -> dict
+    """The `main` of a benchmark that measures a store loaded with the Synthea set."""
+    from bench.ingest import load_ours
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--database-url", help="PostgreSQL URL to measure there instead of SQLite")
+    args = parser.parse_args()
+    require(SYNTHEA)
+    gate = fresh_gate(args.database_url)
+    load_ours(gate, SYNTHEA, workers=2)
+    emit(measure(gate))

@@ -7,13 +7,11 @@ patient consented, so the consent check runs on every row (the enforced path, as
 
 from __future__ import annotations
 
-import argparse
 import time
 
 from sqlalchemy import text
 
-from bench.common import SYNTHEA, emit, fresh_gate, machine, percentiles, require
-from bench.ingest import load_ours
+from bench.common import machine, main_on_synthea, percentiles
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
 from yilian.gate.caller import Caller
@@ -101,13 +99,7 @@ def measure(gate: Gate, rounds: int = 3) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url")
-    args = parser.parse_args()
-    require(SYNTHEA)
-    gate = fresh_gate(args.database_url)
-    load_ours(gate, SYNTHEA, workers=2)
-    emit(measure(gate))
+    main_on_synthea(measure, __doc__)
 
 
 if __name__ == "__main__":

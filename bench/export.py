@@ -5,16 +5,14 @@ files with no gate, no audit, in the same run."""
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.common import SYNTHEA, emit, fresh_gate, machine, require
+from bench.common import machine, main_on_synthea
 from bench.everything import ADMIN, READER, _patients_and_codes, grant_consents
-from bench.ingest import load_ours
 from yilian.export.runner import run_job
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
@@ -64,13 +62,7 @@ def measure(gate: Gate) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url")
-    args = parser.parse_args()
-    require(SYNTHEA)
-    gate = fresh_gate(args.database_url)
-    load_ours(gate, SYNTHEA, workers=2)
-    emit(measure(gate))
+    main_on_synthea(measure, __doc__)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,10 @@ enforcement off (the alliance administrator), interleaved patient by patient in 
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from bench.common import SYNTHEA, emit, fresh_gate, machine, percentiles, require
+from bench.common import machine, main_on_synthea, percentiles
 from bench.everything import ADMIN, READER, _patients_and_codes, _time, grant_consents
-from bench.ingest import load_ours
 from yilian.consent.decide import Request, decide
 from yilian.consent.model import ANY, Grant
 from yilian.fhir.messages import FhirRequest
@@ -75,13 +73,7 @@ def run_all(gate: Gate) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url")
-    args = parser.parse_args()
-    require(SYNTHEA)
-    gate = fresh_gate(args.database_url)
-    load_ours(gate, SYNTHEA, workers=2)
-    emit(run_all(gate))
+    main_on_synthea(run_all, __doc__)
 
 
 if __name__ == "__main__":
