@@ -6,6 +6,10 @@ roles, purpose of use and the Consent ids that authorised the access (`agent.pol
 organisation as a second agent, the patient(s) as entities (role Patient), the resources touched (role
 Domain Resource, versioned references) and, for queries, the query itself (role Query, base64).
 Break-glass accesses carry purpose ETREAT and the reason on the patient entity.
+
+Two steps: `capture` takes the plain facts of a request (cheap, on the request path), `shape` turns
+facts and patients into the AuditEvent. A write does both at once (`build`); a SQLite read spools its
+facts and is shaped when the spool is drained (audit.spool, audit.record.shape_spooled).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from urllib.parse import urlencode
 
 import orjson
@@ -70,7 +75,9 @@ class Event:
 
 def consent_ids(notes: dict) -> list[str]:
     """Consent ids the governance code noted, whatever shape it used (ids, references or dicts)."""
-    found = notes.get("consent") or []
+    found = notes.get("consent")
+    if not found:
+        return []
     if isinstance(found, str | dict):
         found = [found]
     ids = []
@@ -106,34 +113,118 @@ def outcome_code(status: int) -> str:
     return "0" if status < 400 else ("4" if status < 500 else "8")
 
 
+@dataclass(slots=True)
+class Facts:
+    """What an AuditEvent says about one request, captured cheaply while the request is answered: plain
+    values only (no connection, no Stored), so the read path can make them durable as a few hundred bytes
+    and the AuditEvent can be shaped later, when the spool is drained (`shape`)."""
+
+    recorded: float
+    user_id: str | None
+    user_name: str | None
+    organization: str | None
+    roles: list[str]
+    purpose: str | None
+    as_patient: bool
+    writing: bool
+    action: str
+    status: int
+    error: str | None
+    path: str
+    query: list[tuple[str, str]]  # queries only: the parameters, identifying values already masked
+    results: int  # how many resources the request touched
+    resources: list[tuple[str, str, int]]  # non-queries: (type, id, version), up to MAX_ENTITIES
+    consents: list[str]
+    break_glass: dict[str, str] | str | None  # patient -> reason, or one reason for every patient
+    patients: list[str] = field(default_factory=list)  # the patients known when captured
+    deferred: list[tuple[int, int]] = field(default_factory=list)  # (rid, version) still to look up
+
+    def pack(self) -> bytes:
+        return orjson.dumps((FACTS_VERSION, _fields_of(self)))
+
+    @staticmethod
+    def unpack(data: bytes) -> Facts:
+        version, values = orjson.loads(data)
+        if version != FACTS_VERSION:
+            raise ValueError(f"audit spool record of format {version}; this code reads {FACTS_VERSION}")
+        facts = Facts(*values)
+        facts.query = [(k, v) for k, v in facts.query]  # urlencode wants tuples
+        facts.resources = [(t, i, v) for t, i, v in facts.resources]
+        facts.deferred = [(rid, v) for rid, v in facts.deferred]
+        return facts
+
+
+FACTS_VERSION = 1
+_fields_of = attrgetter(*Facts.__slots__)  # every field, in order, as one tuple (the packed form)
+
+
+def capture(access: Access, now: float | None = None) -> Facts:
+    """The facts of `access` (its patients are added by audit.patients)."""
+    caller, notes, touched = access.caller, access.notes or {}, access.touched
+    query = access.action in QUERIES
+    return Facts(  # positional, in field order: this runs on every request
+        time.time() if now is None else now,
+        caller.user_id,
+        caller.name,
+        caller.organization,
+        sorted(caller.roles),
+        caller.purpose,
+        "patient" in caller.roles,
+        access.writing,
+        access.action,
+        status_of(access),
+        str(access.error)[:500] if access.error is not None else None,
+        access.request.path,
+        [(k, _masked(k, v)) for k, v in access.request.query] if query else [],
+        len(touched),
+        # version 0: a patient named by an audit-log view, already the patient entity
+        [] if query else [(s.type, s.id, s.version) for s in touched[:MAX_ENTITIES] if s.version != 0],
+        consent_ids(notes),
+        _break_glass(notes.get("break_glass")),
+    )
+
+
+def _break_glass(marked: object) -> dict[str, str] | str | None:
+    if not marked:
+        return None
+    if isinstance(marked, dict):
+        return {str(p): str(r) for p, r in marked.items()}
+    return marked if isinstance(marked, str) else "break-glass"
+
+
 def build(access: Access, patients: set[str], now: float | None = None) -> Event:
-    now = time.time() if now is None else now
-    caller, notes = access.caller, access.notes or {}
-    status = status_of(access)
-    reasons = break_glass_reasons(notes, patients)
+    """The Event of a request whose patients are known (writes, and anything recorded at once)."""
+    facts = capture(access, now)
+    facts.patients = sorted(patients)
+    return shape(facts, patients)
+
+
+def shape(facts: Facts, patients: set[str]) -> Event:
+    """The AuditEvent (canonical JSON) and its query columns, from captured facts and their patients."""
+    reasons = break_glass_reasons({"break_glass": facts.break_glass}, patients)
     resource = {
         "resourceType": "AuditEvent",
         "id": uuid.uuid4().hex,
-        "meta": {"profile": [BALP + _profile(access.action, bool(patients))]},
-        "type": _type(access.action),
-        "subtype": [_subtype(access)],
-        "action": ACTIONS.get(access.action, "E"),
-        "recorded": instant(now),
-        "outcome": outcome_code(status),
-        "purposeOfEvent": [{"coding": [{"system": ACT_REASON, "code": caller.purpose}]}],
-        "agent": _agents(access, consent_ids(notes)),
+        "meta": {"profile": [BALP + _profile(facts.action, bool(patients))]},
+        "type": _type(facts.action),
+        "subtype": [_subtype(facts.action)],
+        "action": ACTIONS.get(facts.action, "E"),
+        "recorded": instant(facts.recorded),
+        "outcome": outcome_code(facts.status),
+        "purposeOfEvent": [{"coding": [{"system": ACT_REASON, "code": facts.purpose}]}],
+        "agent": _agents(facts),
         "source": {"observer": {"display": "Yilian 医联"}, "type": [{"system": SOURCE_TYPE, "code": "4"}]},
-        "entity": _entities(access, patients, reasons),
+        "entity": _entities(facts, patients, reasons),
     }
-    if access.error is not None:
-        resource["outcomeDesc"] = str(access.error)[:500]
+    if facts.error is not None:
+        resource["outcomeDesc"] = facts.error
     return Event(
-        recorded=now,
-        user_id=caller.user_id,
-        member=caller.organization,
-        action=access.action[:32],
-        outcome=status,
-        purpose=caller.purpose,
+        recorded=facts.recorded,
+        user_id=facts.user_id,
+        member=facts.organization,
+        action=facts.action[:32],
+        outcome=facts.status,
+        purpose=facts.purpose,
         break_glass="; ".join(sorted(set(reasons.values()))) or None,
         patients=patients,
         entry=orjson.dumps(resource, option=orjson.OPT_SORT_KEYS),
@@ -160,47 +251,46 @@ def _type(action: str) -> dict:
     return {"system": EVENT_TYPE, "code": "rest", "display": "RESTful Operation"}
 
 
-def _subtype(access: Access) -> dict:
-    if access.action == "login":
+def _subtype(action: str) -> dict:
+    if action == "login":
         return {"system": DCM, "code": "110122", "display": "Login"}
-    code = SUBTYPES.get(access.action, access.action)
+    code = SUBTYPES.get(action, action)
     if code not in ("read", "vread", "update", "delete", "create", "history", "search-type", "transaction"):
         code = "operation"
     return {"system": INTERACTION, "code": code}
 
 
-def _agents(access: Access, consents: list[str]) -> list[dict]:
-    caller = access.caller
-    if caller.has("patient"):
+def _agents(facts: Facts) -> list[dict]:
+    if facts.as_patient:
         kind = {"system": ROLE_CLASS, "code": "PAT", "display": "patient"}
-    elif access.writing:
+    elif facts.writing:
         kind = {"system": ROLE_CLASS, "code": "AGNT", "display": "agent"}
     else:
         kind = {"system": PARTICIPATION, "code": "IRCP", "display": "information recipient"}
     user: dict = {
         "type": {"coding": [kind]},
-        "who": {"identifier": {"system": USER_SID, "value": caller.user_id}, "display": caller.name},
+        "who": {"identifier": {"system": USER_SID, "value": facts.user_id}, "display": facts.user_name},
         "requestor": True,
-        "role": [{"coding": [{"system": ROLE_SYSTEM, "code": r}]} for r in sorted(caller.roles)],
-        "purposeOfUse": [{"coding": [{"system": ACT_REASON, "code": caller.purpose}]}],
+        "role": [{"coding": [{"system": ROLE_SYSTEM, "code": r}]} for r in facts.roles],
+        "purposeOfUse": [{"coding": [{"system": ACT_REASON, "code": facts.purpose}]}],
     }
-    if consents:
-        user["policy"] = [f"Consent/{c}" for c in consents]
+    if facts.consents:
+        user["policy"] = [f"Consent/{c}" for c in facts.consents]
     agents = [user]
-    if caller.organization:
+    if facts.organization:
         agents.append(
             {
                 "type": {
                     "coding": [{"system": ROLE_CLASS, "code": "PROV", "display": "healthcare provider"}]
                 },
-                "who": {"reference": f"Organization/{caller.organization}"},
+                "who": {"reference": f"Organization/{facts.organization}"},
                 "requestor": False,
             }
         )
     return agents
 
 
-def _entities(access: Access, patients: set[str], reasons: dict[str, str]) -> list[dict]:
+def _entities(facts: Facts, patients: set[str], reasons: dict[str, str]) -> list[dict]:
     entities = []
     for pid in sorted(patients):
         entity: dict = {
@@ -211,35 +301,30 @@ def _entities(access: Access, patients: set[str], reasons: dict[str, str]) -> li
         if pid in reasons:
             entity["detail"] = [{"type": BREAK_GLASS_DETAIL, "valueString": reasons[pid]}]
         entities.append(entity)
-    if access.action in QUERIES:
-        pairs = [(k, _masked(k, v)) for k, v in access.request.query]
-        query = access.request.path + ("?" + urlencode(pairs) if pairs else "")
+    if facts.action in QUERIES:
+        query = facts.path + ("?" + urlencode(facts.query) if facts.query else "")
         entities.append(
             {
                 "type": {"system": ENTITY_TYPE, "code": "2", "display": "System Object"},
                 "role": {"system": OBJECT_ROLE, "code": "24", "display": "Query"},
                 "query": base64.b64encode(query.encode()).decode(),
-                "detail": [{"type": "results", "valueString": str(len(access.touched))}],
+                "detail": [{"type": "results", "valueString": str(facts.results)}],
             }
         )
         return entities
-    for s in access.touched[:MAX_ENTITIES]:
-        if s.version == 0:
-            continue  # a patient named by an audit-log view: already the patient entity
+    for rtype, rid_id, version in facts.resources:
         entities.append(
             {
-                "what": {"reference": f"{s.type}/{s.id}/_history/{s.version}"},
+                "what": {"reference": f"{rtype}/{rid_id}/_history/{version}"},
                 "type": {"system": ENTITY_TYPE, "code": "2", "display": "System Object"},
                 "role": {"system": OBJECT_ROLE, "code": "4", "display": "Domain Resource"},
             }
         )
-    if len(access.touched) > MAX_ENTITIES:
+    if facts.results > MAX_ENTITIES:
         entities.append(
             {
                 "type": {"system": ENTITY_TYPE, "code": "2"},
-                "detail": [
-                    {"type": "more-resources", "valueString": str(len(access.touched) - MAX_ENTITIES)}
-                ],
+                "detail": [{"type": "more-resources", "valueString": str(facts.results - MAX_ENTITIES)}],
             }
         )
     return entities

@@ -28,6 +28,8 @@ class Folder:
         if self.thread is not None:
             self.thread.join(timeout=30)
             self.thread = None
+        if self.audit.spool is not None:
+            self.audit.spool.close()  # the segment is final: the last fold drains it and deletes it
         self._fold()
 
     def _run(self) -> None:

@@ -17,10 +17,10 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from yilian.audit import checkpoint as cps
 from yilian.audit import merkle
-from yilian.audit.events import build
-from yilian.audit.patients import patients_of
-from yilian.audit.record import GroupCommit, insert_events
-from yilian.audit.spool import Spool, spool_path
+from yilian.audit.events import build, capture
+from yilian.audit.patients import patients_known, patients_of
+from yilian.audit.record import GroupCommit, insert_events, shape_spooled
+from yilian.audit.spool import Spool, drain_legacy, legacy_path, spool_folder
 from yilian.audit.tables import audit_checkpoint, audit_entry, audit_event, audit_state
 from yilian.audit.tiles import StoredNodes, TileCache, append_nodes
 from yilian.config import Settings
@@ -55,8 +55,9 @@ class AuditLog:
         self.group = GroupCommit(engine)
         self._fold_lock = threading.RLock()
         self.enabled = True
-        self.spool: Spool | None = None
-        self.spool_path = spool_path(settings)
+        folder = spool_folder(settings)
+        self.spool: Spool | None = Spool(folder) if folder is not None else None
+        self.legacy_spool = legacy_path(settings)
 
     @cached_property
     def key(self) -> KeyPair:
@@ -73,26 +74,25 @@ class AuditLog:
     def observe(self, access: Access) -> None:
         if not self.enabled:
             return
-        event = build(access, patients_of(access))
         conn = access.conn
         if conn is not None and (access.writing or not dialect.is_sqlite(conn)):
-            insert_events(conn, [event])  # commits with the request, or not at all
-        elif self._spool() is not None:
-            self._spool().append([event])  # SQLite reads: durable in the spool, no store write lock
+            insert_events(conn, [build(access, patients_of(access))])  # commits with the request, or not
+        elif self.spool is not None:
+            # SQLite reads: the facts are made durable in the spool (no store write lock); the
+            # AuditEvent is shaped, and a read's compartment lookup done, when the spool is drained.
+            facts = capture(access)
+            found, facts.deferred = patients_known(access, defer=True)
+            facts.patients = sorted(found)
+            self.spool.append(facts.pack())
         else:
-            self.group.submit([event])  # returns once committed
-
-    def _spool(self) -> Spool | None:
-        if self.spool is None and self.spool_path is not None:
-            with self._fold_lock:
-                if self.spool is None:
-                    self.spool = Spool(self.spool_path)
-        return self.spool
+            self.group.submit([build(access, patients_of(access))])  # returns once committed
 
     def drain(self) -> int:
         """Copy the read-path spool into the store (the folder does it before each fold)."""
-        spool = self._spool()
-        return spool.drain(self.engine) if spool is not None else 0
+        if self.spool is None:
+            return 0
+        moved = drain_legacy(self.legacy_spool, self.engine) if self.legacy_spool is not None else 0
+        return moved + self.spool.drain(self.engine, shape_spooled)
 
     # ---- folding ----------------------------------------------------------------------------------
 
@@ -160,7 +160,7 @@ class AuditLog:
 
     def pending(self) -> int:
         """Events recorded but not yet in the tree (in the store or still in the spool)."""
-        spooled = self._spool().count() if self._spool() is not None else 0
+        spooled = self.spool.count(self.engine) if self.spool is not None else 0
         with self.engine.connect() as conn:
             return spooled + int(conn.execute(select(func.count()).where(E.leaf.is_(None))).scalar_one())
 

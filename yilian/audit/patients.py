@@ -6,17 +6,26 @@
   transaction, so resources written by it are there too);
 - a deletion: the compartment rows are gone with the resource, so the previous version's references;
 - a refused request (nothing touched, transaction rolled back): the patient named in its path or query.
+
+On the SQLite read path the compartment lookup of a read or a search is *deferred*: the request keeps
+the (rid, version) pairs it showed, and `resolve` looks them up when the spool is drained, in one query
+for a whole batch. Those versions were current when shown, so while a version is still current its
+compartment rows are the ones the request saw; a version replaced since is read back from the history
+and its compartment recomputed from its content, as the store computed it when writing it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import orjson
 from sqlalchemy import Connection, select
 
 from yilian.gate.access import Access
 from yilian.store import dialect
+from yilian.store.codec import codec_of
 from yilian.store.search.extract import compartment_patients, extract, parse_reference
-from yilian.store.tables import resource_history
+from yilian.store.tables import resource_history, resources
 
 # Resource types in no patient compartment (the shared directory): never looked up.
 NO_COMPARTMENT = frozenset(
@@ -36,26 +45,38 @@ NO_COMPARTMENT = frozenset(
     }
 )
 PATIENT_PARAMS = frozenset({"patient", "subject", "beneficiary", "subject:Patient", "patient:Patient"})
+# Reads whose touched versions are the current ones: their lookup may wait for the drain.
+DEFERRABLE = frozenset({"read", "search"})
 CHUNK = 5000
 
 
 def patients_of(access: Access) -> set[str]:
+    """The patients of an access, looked up now."""
+    found, lookup = patients_known(access, defer=False)
+    return found
+
+
+def patients_known(access: Access, defer: bool) -> tuple[set[str], list[tuple[int, int]]]:
+    """The patients known without a query, and (when `defer` and the action allows it) the touched
+    (rid, version) pairs whose compartments `resolve` looks up later; otherwise they are looked up now."""
     found = _named(access)
     if access.action == "everything":
-        return found
-    lookup: list[int] = []
+        return found, []
+    lookup: list[tuple[int, int]] = []
     for s in access.touched:
         if s.type == "Patient":
             found.add(s.id)
         elif s.type in NO_COMPARTMENT:
             continue
         elif s.deleted:
-            found |= _previous_version_patients(access.conn, s)
+            found |= _version_patients(access.conn, s.rid, s.version - 1)
         else:
-            lookup.append(s.rid)
+            lookup.append((s.rid, s.version))
+    if defer and access.action in DEFERRABLE:
+        return found, lookup
     if lookup and access.conn is not None:
-        found |= _compartments(access.conn, lookup)
-    return found
+        found |= _compartments(access.conn, [rid for rid, _ in lookup])
+    return found, []
 
 
 def _named(access: Access) -> set[str]:
@@ -86,14 +107,42 @@ def _compartments(conn: Connection, rids: list[int]) -> set[str]:
     return found
 
 
-def _previous_version_patients(conn: Connection | None, stored) -> set[str]:  # noqa: ANN001 - a Stored
-    if conn is None or stored.version < 2:
+def resolve(conn: Connection, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], set[str]]:
+    """The patients of each (rid, version) shown by a deferred read, as the read saw them."""
+    pairs = set(wanted)
+    current: dict[int, int] = {}
+    members: dict[int, set[str]] = {}
+    unique = sorted({rid for rid, _ in pairs})
+    for i in range(0, len(unique), CHUNK):
+        chunk = unique[i : i + CHUNK]
+        marks = dialect.placeholders(conn, len(chunk))
+        sql = (
+            "SELECT r.rid, r.version, c.patient_id FROM resources r "
+            f"LEFT JOIN compartment c ON c.rid = r.rid WHERE r.rid IN ({marks})"
+        )
+        for rid, version, patient in conn.exec_driver_sql(sql, tuple(chunk)):
+            current[rid] = version
+            if patient is not None:
+                members.setdefault(rid, set()).add(patient)
+    return {
+        (rid, v): set(members.get(rid, ())) if current.get(rid) == v else _version_patients(conn, rid, v)
+        for rid, v in pairs
+    }
+
+
+def _version_patients(conn: Connection | None, rid: int, version: int) -> set[str]:
+    """The compartments of a version no longer current, from its content in the history."""
+    if conn is None or version < 1:
         return set()
-    h = resource_history.c
-    content = conn.execute(
-        select(h.content).where(h.rid == stored.rid, h.version == stored.version - 1)
-    ).scalar()
-    if content is None:
+    h, r = resource_history.c, resources.c
+    row = conn.execute(
+        select(r.type, h.content)
+        .join_from(resource_history, resources, r.rid == h.rid)
+        .where(h.rid == rid, h.version == version)
+    ).first()
+    if row is None:
         return set()
-    resource = orjson.loads(content)
+    content = bytes(row.content)
+    codec = codec_of(conn)
+    resource = orjson.loads(codec.open(row.type, content) if codec is not None else content)
     return compartment_patients(resource, extract(resource))

@@ -1,10 +1,12 @@
 """Writing events durably before the request is answered: an acknowledged event is never lost.
 
 - A write's event is inserted in the write's own transaction: they commit together or not at all.
-- A read's event (and a refused request's) is committed by a *group commit*: concurrent requests hand
-  their events to whichever of them is committing next, so one transaction carries many events, and
-  each request returns only once its own event is committed. Reads never write inside their own read
-  transaction (on SQLite that would turn every reader into a writer).
+- On SQLite, a read's (and a refused request's) facts are appended to the spool (audit.spool) and
+  shaped into their AuditEvent when the spool is drained (`shape_spooled`).
+- Without a spool (an in-memory SQLite database), they are committed by a *group commit*: concurrent
+  requests hand their events to whichever of them is committing next, so one transaction carries many
+  events, and each request returns only once its own event is committed. Reads never write inside their
+  own read transaction (on SQLite that would turn every reader into a writer).
 
 Events land with `leaf` NULL; audit.log folds them into the Merkle tree in batches.
 """
@@ -16,7 +18,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, text
 
-from yilian.audit.events import Event
+from yilian.audit.events import Event, Facts, shape
+from yilian.audit.patients import resolve
 from yilian.audit.tables import audit_entry, audit_event, audit_patient
 from yilian.store import dialect
 
@@ -38,6 +41,19 @@ def insert_events(conn: Connection, events: Sequence[Event]) -> list[int]:
     dialect.insert_many(conn, audit_entry.name, ("seq", "entry"), entries)
     dialect.insert_many(conn, audit_patient.name, ("patient_id", "seq"), patients)
     return list(seqs)
+
+
+def shape_spooled(conn: Connection, payloads: list[bytes]) -> list[Event]:
+    """Events from spooled facts, their deferred patient lookups done in one query for the batch."""
+    batch = [Facts.unpack(p) for p in payloads]
+    found = resolve(conn, (pair for facts in batch for pair in facts.deferred))
+    events = []
+    for facts in batch:
+        patients = set(facts.patients)
+        for pair in facts.deferred:
+            patients |= found[pair]
+        events.append(shape(facts, patients))
+    return events
 
 
 def allocate_seqs(conn: Connection, n: int) -> Sequence[int]:

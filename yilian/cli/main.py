@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from yilian.cli import audit as audit_cmd
+from yilian.cli import crypto as crypto_cmd
 from yilian.cli import export as export_cmd
 from yilian.cli import identity as identity_cmd
 from yilian.cli import ingest as ingest_cmd
@@ -27,6 +28,7 @@ app.add_typer(users, name="users")
 app.command("load")(load_cmd.load)
 app.command("export")(export_cmd.export)
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(crypto_cmd.app, name="crypto")
 app.add_typer(identity_cmd.app, name="identity")
 ingest_cmd.register(app)
 

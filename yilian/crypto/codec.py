@@ -49,6 +49,18 @@ PREFIX_MAX = 12
 ENVELOPE = "_sealed"
 
 
+def has_identifying_elements(resource: dict) -> bool:
+    """Whether sealing `resource` would move anything into an envelope (no key needed to tell)."""
+    return any(k in resource for k in SEALED_ELEMENTS) or any(
+        isinstance(i, dict) and "value" in i for i in resource.get("identifier", ())
+    )
+
+
+def is_sealed(content: bytes) -> bool:
+    """Whether stored JSON carries an envelope (cheap: no parsing)."""
+    return b'"' + ENVELOPE.encode() + b'"' in content
+
+
 class IdentifierCodec:
     def __init__(self, suite: CryptoSuite, keys: DataKeys) -> None:
         self.suite, self.keys = suite, keys

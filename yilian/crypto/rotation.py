@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, Row
 
 from yilian.config import Settings
-from yilian.crypto.codec import SEALED_TYPES, IdentifierCodec
+from yilian.crypto.codec import IdentifierCodec
 from yilian.crypto.keys import DATA_KEYS_FILE, DataKeys, load_or_create_data_keys, replace_secret
+from yilian.crypto.seal import rewrite_all
 from yilian.crypto.suites import suite as suite_named
-from yilian.store import dialect
-from yilian.store.tables import resource_history, resources
-
-R, H = resources.c, resource_history.c
-BATCH = 500
 
 
 def codec_for(settings: Settings) -> IdentifierCodec:
@@ -38,34 +34,16 @@ def rotate(settings: Settings) -> DataKeys:
 
 
 def reseal(engine: Engine, codec: IdentifierCodec) -> int:
-    """Seal again, under the active key, every row sealed under another; returns how many."""
+    """Seal again, under the active key, every row sealed under another; returns how many. Rows are read
+    and re-sealed in the same write transaction, so a record updated meanwhile keeps its new version."""
     done = 0
-    for table, key_cols, type_of in (
-        (resources, (R.rid,), lambda row: row.type),
-        (resource_history, (H.rid, H.version), None),
-    ):
-        done += _reseal_table(engine, codec, table, key_cols, type_of)
+
+    def resealed(conn: Connection, row: Row, content: bytes) -> bytes | None:
+        nonlocal done
+        if codec.key_of(content) in (None, codec.keys.active):
+            return None
+        done += 1
+        return codec.seal(row.type, codec.open(row.type, content))
+
+    rewrite_all(engine, resealed)
     return done
-
-
-def _reseal_table(engine: Engine, codec: IdentifierCodec, table, key_cols, type_of) -> int:  # noqa: ANN001
-    c = table.c
-    if table is resources:
-        stmt = select(c.rid, c.type, c.content).where(c.type.in_(SEALED_TYPES))
-    else:
-        stmt = (
-            select(c.rid, c.version, resources.c.type, c.content)
-            .join_from(resource_history, resources, resources.c.rid == c.rid)
-            .where(resources.c.type.in_(SEALED_TYPES))
-        )
-    with engine.connect() as conn:
-        stale = [
-            r for r in conn.execute(stmt) if codec.key_of(bytes(r.content)) not in (None, codec.keys.active)
-        ]
-    for i in range(0, len(stale), BATCH):
-        with engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
-            for row in stale[i : i + BATCH]:
-                fresh = codec.seal(row.type, codec.open(row.type, bytes(row.content)))
-                where = [col == getattr(row, col.name) for col in key_cols]
-                conn.execute(update(table).where(*where).values(content=fresh))
-    return len(stale)
