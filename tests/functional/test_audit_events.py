@@ -150,6 +150,19 @@ def test_consent_ids_and_break_glass_reasons_are_recorded(gate, pid) -> None:  #
     assert row.break_glass == "昏迷送急诊"
 
 
+def test_reads_by_consent_name_the_consents_that_allowed_them(fhir, gate, pid) -> None:  # noqa: ANN001
+    from yilian.testing.plugin import consent_resource
+
+    fhir.as_(DOC_A).get(f"Observation?subject=Patient/{pid}")  # no consent yet: nothing shown, none named
+    assert "policy" not in last(gate)[0]["agent"][0]
+    consent_id = fhir.as_(HIS_B).post("Consent", consent_resource(pid)).resource()["id"]
+    for url in (f"Observation?subject=Patient/{pid}", f"Patient/{pid}", f"Patient/{pid}/$everything"):
+        fhir.as_(DOC_A).get(url)
+        assert last(gate)[0]["agent"][0]["policy"] == [f"Consent/{consent_id}"], url
+    fhir.as_(HIS_B).get(f"Patient/{pid}")  # its own member's record: no consent involved
+    assert "policy" not in last(gate)[0]["agent"][0]
+
+
 def test_accesses_under_a_real_break_glass_carry_its_reason(fhir, gate, pid) -> None:  # noqa: ANN001
     fhir.as_(DOC_A).post(
         f"Patient/{pid}/$break-glass",

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from yilian.audit.log import of
-from yilian.audit.tables import audit_event
+from yilian.audit.tables import audit_entry, audit_event
 from yilian.export import jobs, runner
 from yilian.export.api import status_response
 from yilian.export.tables import export_jobs
@@ -88,6 +88,15 @@ def test_consent_opens_level_four_and_withdrawal_closes_it_on_the_next_export(fh
     consent = fhir.as_(HIS_B).post("Consent", consent_resource(record)).resource()
     files = export(fhir, DOC_A)
     assert set(files) == {"Patient", "Observation", "Consent"}  # HIV (level 5) is not named: withheld
+    of(fhir.gate).drain()
+    with fhir.gate.engine.connect() as conn:
+        entry = conn.execute(
+            select(audit_entry.c.entry)
+            .join(audit_event, audit_event.c.seq == audit_entry.c.seq)
+            .where(audit_event.c.action == "export")
+            .order_by(audit_entry.c.seq.desc())
+        ).first()
+    assert orjson.loads(entry.entry)["agent"][0]["policy"] == [f"Consent/{consent['id']}"]
     consent["status"] = "inactive"
     fhir.as_(HIS_B).put(f"Consent/{consent['id']}", consent)
     assert export(fhir, DOC_A) == {}

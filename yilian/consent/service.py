@@ -20,12 +20,7 @@ def refresh(conn: Connection, consent: dict, *, deleted: bool, recorded_fallback
 
 def grants_for(conn: Connection, patient_id: str) -> list:
     """The patient's current grants (to decide in Python what a one-patient read may show)."""
-    from sqlalchemy import select
-
-    from yilian.consent.model import Grant
-
-    rows = conn.execute(select(consent_grants).where(consent_grants.c.patient_id == patient_id))
-    return [Grant(**r._mapping) for r in rows]
+    return _grants_by_patient(conn, [patient_id]).get(patient_id, [])
 
 
 def sharing_decision(conn: Connection, patient_ids: list[str], purpose: str, recipient: str, at: float):  # noqa: ANN201
@@ -41,3 +36,52 @@ def sharing_decision(conn: Connection, patient_ids: list[str], purpose: str, rec
         for pid in patient_ids
     ]
     return next((d for d in decisions if not d.permitted), decisions[0])
+
+
+def consents_behind(conn: Connection, rids: list[int], purpose: str, recipient: str, at: float) -> list[str]:
+    """The consents that let `recipient` see these rows for `purpose` (for the audit trail): per row, the
+    newest applicable grant of each patient whose compartment holds it, where that grant permits."""
+    from sqlalchemy import select
+
+    from yilian.consent.decide import Request, decide
+    from yilian.store.tables import compartment, resources
+
+    R, C = resources.c, compartment.c
+    rows = conn.execute(
+        select(R.rid, R.type, R.level, R.sensitivity, C.patient_id)
+        .join_from(resources, compartment, C.rid == R.rid)
+        .where(R.rid.in_(rids), R.level > 2)  # levels 1-2 (the directory) need no consent
+    ).all()
+    patients = sorted({r.patient_id for r in rows})
+    grants = _grants_by_patient(conn, patients)
+    used = set()
+    for r in rows:
+        asked = Request(purpose, recipient, r.type, r.level, r.sensitivity, at)
+        d = decide(grants.get(r.patient_id, []), asked)
+        if d.permitted and d.consent_id:
+            used.add(d.consent_id)
+    return sorted(used)
+
+
+def consents_for_patient(grants: list, purpose: str, recipient: str, at: float) -> list[str]:
+    """The consents behind one patient's decisions made up front (`filters.decide_for_patient`)."""
+    from yilian.consent.decide import Request, decide
+    from yilian.consent.model import ANY
+
+    named = {g.data_class for g in grants if g.data_class != ANY}
+    asks = [("__unnamed__", 4, None)] + [(c, 5, c) if c.upper() == c else (c, 4, None) for c in named]
+    decisions = [decide(grants, Request(purpose, recipient, t, lvl, sens, at)) for t, lvl, sens in asks]
+    return sorted({d.consent_id for d in decisions if d.permitted and d.consent_id})
+
+
+def _grants_by_patient(conn: Connection, patients: list[str]) -> dict[str, list]:
+    from sqlalchemy import select
+
+    from yilian.consent.model import Grant
+
+    by_patient: dict[str, list] = {}
+    if patients:
+        rows = conn.execute(select(consent_grants).where(consent_grants.c.patient_id.in_(patients)))
+        for r in rows:
+            by_patient.setdefault(r.patient_id, []).append(Grant(**r._mapping))
+    return by_patient

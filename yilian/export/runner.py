@@ -114,6 +114,7 @@ def _export(
                 )
                 if not page:
                     break
+                repo.note_consents()
                 access = Access(caller, request, "export", repo.touched, FhirResponse(200), conn=repo.conn)
                 access.notes = repo.notes
                 gate.notify(access)  # audited before the data leaves the gate

@@ -34,6 +34,8 @@ def handle(gate: Gate, caller: Caller, request: FhirRequest) -> FhirResponse:
     try:
         with (gate.writing if writing else gate.reading)(caller) as repo:
             response = dispatch(repo, request)
+            if not writing:
+                repo.note_consents()
             access.response, access.touched, access.notes = response, repo.touched, repo.notes
             access.conn = repo.conn
             gate.notify(access)  # inside the transaction: a write and its audit row commit together

@@ -63,6 +63,12 @@ def rules(path: str | None = None) -> Rules:
     )
 
 
+def type_level(rtype: str) -> int:
+    """The level every resource of this type has at least (a sensitive code only raises it)."""
+    r = rules()
+    return r.types.get(rtype, r.default)[1]
+
+
 def classify(resource: dict, rule_set: Rules | None = None) -> Labels:
     r = rule_set or rules()
     rtype = resource.get("resourceType", "")

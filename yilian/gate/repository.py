@@ -6,6 +6,7 @@ they happen. One GatedRepository wraps one database transaction: `Gate.reading()
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from yilian.fhir.outcomes import multiple_matches, not_found
 from yilian.gate import breakglass, policy, writes
 from yilian.gate.access import Access, Observer
 from yilian.gate.caller import Caller
+from yilian.gate.labels import type_level
 from yilian.gate.redaction import redact, touches_redacted_elements
 from yilian.gate.scopes import check_scope
 from yilian.store import dialect, repository
@@ -189,8 +191,12 @@ class GatedRepository:
 
     def everything(self, patient_id: str, **kwargs) -> list[Stored]:  # noqa: ANN003
         grants = consent_service.grants_for(self.conn, patient_id) if policy.uses_consent(self.caller) else []
-        scope = policy.patient_read_scope(self.caller, self._emergency, grants)
+        now = time.time()
+        scope = policy.patient_read_scope(self.caller, self._emergency, grants, now)
         found = repository.everything(self.conn, patient_id, scope, **kwargs)
+        if grants and any(self._shown_by_consent(s) for s in found):
+            org = self.caller.organization or ""
+            self.notes["consent"] = consent_service.consents_for_patient(grants, "TREAT", org, now)
         if not found:
             # An empty page is an answer only for a patient the caller may see (filters or paging past
             # the end); otherwise the same 404 whether or not the patient exists. Some of a record may be
@@ -221,6 +227,20 @@ class GatedRepository:
         elif compartments_only:
             conds.append(exists().where(compartment.c.rid == R.rid))
         return self._saw(repository.fetch(self.conn, conds, limit=limit))
+
+    def note_consents(self) -> None:
+        """Name, for the audit trail, the consents that let the caller see other members' records (a read's
+        last step, before the observers are told)."""
+        if "consent" in self.notes or not policy.uses_consent(self.caller):
+            return
+        foreign = [s.rid for s in self.touched if self._shown_by_consent(s)]
+        if foreign:
+            org, now = self.caller.organization or "", time.time()
+            self.notes["consent"] = consent_service.consents_behind(self.conn, foreign, "TREAT", org, now)
+
+    def _shown_by_consent(self, stored: Stored) -> bool:
+        """Another member's record beyond the directory: the caller sees it by the patient's consent."""
+        return stored.member != self.caller.organization and type_level(stored.type) > policy.DIRECTORY_LEVEL
 
     def care_relationships(self, patients: list[str], care_types: Sequence[str]) -> set[tuple[str, str]]:
         """(patient, organisation) pairs joined by a care resource (Encounter...) the caller may see."""
