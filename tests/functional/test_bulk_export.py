@@ -96,7 +96,9 @@ def test_consent_opens_level_four_and_withdrawal_closes_it_on_the_next_export(fh
             .where(audit_event.c.action == "export")
             .order_by(audit_entry.c.seq.desc())
         ).first()
-    assert orjson.loads(entry.entry)["agent"][0]["policy"] == [f"Consent/{consent['id']}"]
+    event = orjson.loads(entry.entry)
+    assert event["agent"][0]["policy"] == [f"Consent/{consent['id']}"]
+    assert event["type"]["code"] == "110106"  # DICOM "Export"
     consent["status"] = "inactive"
     fhir.as_(HIS_B).put(f"Consent/{consent['id']}", consent)
     assert export(fhir, DOC_A) == {}

@@ -248,6 +248,8 @@ def _profile(action: str, has_patient: bool) -> str:
 def _type(action: str) -> dict:
     if action == "login":
         return {"system": DCM, "code": "110114", "display": "User Authentication"}
+    if action == "export":  # bulk $export: data leaving the system in files
+        return {"system": DCM, "code": "110106", "display": "Export"}
     return {"system": EVENT_TYPE, "code": "rest", "display": "RESTful Operation"}
 
 
