@@ -8,6 +8,7 @@ database, one transaction per bundle: the limit a loader could reach if it did n
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from pathlib import Path
 
@@ -21,12 +22,26 @@ from yilian.ingest.bulk import load_paths
 from yilian.ingest.fhir_files import iter_sources
 
 
-def load_ours(gate: Gate, path: Path, workers: int) -> tuple[int, float]:
-    """`yilian load`'s own path (files read, parsed, validated, indexed, stored)."""
+def load_ours(gate: Gate, path: Path, workers: int, cpu: dict | None = None) -> tuple[int, float]:
+    """`yilian load`'s own path (files read, parsed, validated, indexed, stored). `cpu` receives where
+    the processor time went (seconds): the writer's thread, this whole process, the worker processes."""
+    before = _cpu()
     started = time.perf_counter()
     stats = load_paths(gate, operator(), [path], workers=workers)
+    elapsed = time.perf_counter() - started
     assert not stats.errors, stats.errors[:3]
-    return stats.entries, time.perf_counter() - started
+    if cpu is not None:
+        cpu.update({k: after - before[k] for k, after in _cpu().items()})
+    return stats.entries, elapsed
+
+
+def _cpu() -> dict[str, float]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "writer_thread": time.thread_time(),
+        "loader_process": own.ru_utime + own.ru_stime,
+        "workers": children.ru_utime + children.ru_stime,  # counted once the workers have ended
+    }
 
 
 def load_raw(gate: Gate, path: Path) -> tuple[int, float]:
@@ -60,10 +75,12 @@ def run(path: Path, database_url: str | None = None, keep: list | None = None, w
     }
     for label, n_workers in (("ours_1_process", 0), (f"ours_{workers}_workers", workers)):
         gate = fresh_gate(database_url)
-        n, seconds = load_ours(gate, path, n_workers)
+        cpu: dict = {}
+        n, seconds = load_ours(gate, path, n_workers, cpu)
         result["database"] = gate.engine.dialect.name
         result[f"{label}_resources_per_s"] = round(n / seconds)
         result[f"{label}_vs_raw"] = round((n / seconds) / (raw_n / raw_s), 3)
+        result[f"{label}_cpu_us_per_resource"] = {k: round(v / n * 1e6, 1) for k, v in cpu.items()}
     if keep is not None:
         keep.append(gate)
     result["machine"] = machine()

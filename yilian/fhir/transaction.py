@@ -16,7 +16,6 @@ from yilian.fhir.outcomes import FhirError, bad_request, forbidden
 from yilian.fhir.transaction_plan import Plan, Step, parse_entry, plan_transaction
 from yilian.gate.repository import GatedRepository
 from yilian.store.repository import Stored
-from yilian.store.rows import retarget
 
 
 def process(repo: GatedRepository, req: FhirRequest) -> FhirResponse:
@@ -55,8 +54,11 @@ def apply(repo: GatedRepository, plan: Plan) -> FhirResponse:
         if step.existing is not None:
             results[step.index] = _written(base, step.existing, 200)
     fresh = [s for s in posts if s.existing is None]
-    for step, stored in zip(fresh, repo.create_prepared([s.prepared for s in fresh]), strict=True):
-        results[step.index] = _written(base, stored, 201)
+    if fresh:
+        created = repo.create_batch(plan.batch)
+        modified = http_date(plan.now)  # one time stamp for the whole batch
+        for step, stored in zip(fresh, created, strict=True):
+            results[step.index] = _written(base, stored, 201, modified)
     for step in plan.steps:
         if step.method == "PUT":
             stored, created = repo.update(step.resource, if_match=step.entry["request"].get("ifMatch"))
@@ -76,10 +78,11 @@ def _match_conditional_creates(repo: GatedRepository, plan: Plan) -> None:
             step.existing = repo.find_one(step.rtype, step.condition, where)
             if step.existing is not None:
                 moved[f"{step.rtype}/{step.rid_id}"] = step.existing.reference
+    matched = {step.key for step in plan.posts() if step.existing is not None}
+    plan.batch.drop(matched)
     if moved:
-        for step in plan.posts():
-            if step.existing is None:
-                retarget(step.prepared, moved)
+        mentioning = {plan.steps[i].key for old in moved for i in plan.mentions.get(old, ())}
+        plan.batch.retarget(moved, mentioning - {None})
         for step in plan.steps:
             if step.method == "PUT":
                 _retarget_resource(step.resource, moved)
@@ -97,14 +100,14 @@ def _retarget_resource(resource: dict, moved: dict[str, str]) -> None:
             stack.extend(node)
 
 
-def _written(base: str, stored: Stored, status: int) -> dict:
+def _written(base: str, stored: Stored, status: int, modified: str | None = None) -> dict:
     text = {200: "200 OK", 201: "201 Created"}[status]
     return {
         "response": {
             "status": text,
             "location": f"{base}/{stored.type}/{stored.id}/_history/{stored.version}",
             "etag": stored.etag,
-            "lastModified": http_date(stored.last_updated),
+            "lastModified": modified or http_date(stored.last_updated),
         }
     }
 

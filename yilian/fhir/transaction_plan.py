@@ -3,7 +3,9 @@ worker processes while the one writer stores the previous Bundle.
 
 A plan parses the entries, gives every POST a provisional id (a conditional create's match is found later,
 in the database, and references are then moved to it), rewrites `urn:uuid:` references, validates every
-resource, and prepares each create (stamped JSON and index rows). Conditional PUT/DELETE and conditional
+resource, and prepares the creates (stamped JSON and index rows, column-wise in one PreparedBatch that the
+store inserts with one statement per table; a prepared create keeps only its key into the batch, which
+keeps plans small to send between processes). Conditional PUT/DELETE and conditional
 references need searches: with no database at hand planning stops with NeedsDatabase and the router plans
 again inside the transaction, with the repository as the resolver.
 """
@@ -20,8 +22,8 @@ from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resour
 from yilian.fhir.validation import is_known_resource_type
 from yilian.gate import policy, writes
 from yilian.gate.caller import Caller
-from yilian.store.repository import Stored, new_id
-from yilian.store.rows import Prepared, member_of, prepare
+from yilian.store.repository import Stored, new_id, new_ids
+from yilian.store.rows import PreparedBatch, member_of
 
 METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
 
@@ -44,7 +46,7 @@ class Step:
     resource: dict | None
     entry: dict
     condition: list[tuple[str, str]] | None = None  # a POST's ifNoneExist criteria
-    prepared: Prepared | None = None  # a POST, ready to store
+    key: int | None = None  # a prepared POST: its key in the plan's batch
     existing: Stored | None = None  # what a conditional create matched: nothing to write
 
 
@@ -53,6 +55,10 @@ class Plan:
     steps: list[Step]
     caller: Caller
     now: float = field(default_factory=time.time)
+    batch: PreparedBatch = field(default_factory=PreparedBatch)  # the POSTs, ready to store
+    # A conditional create's provisional "Type/id" -> the entries whose references were rewritten to it
+    # (if the create matches, only those need moving to the match).
+    mentions: dict[str, list[int]] = field(default_factory=dict)
 
     def posts(self) -> list[Step]:
         return [s for s in self.steps if s.method == "POST"]
@@ -63,11 +69,13 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
     when a search is needed."""
     plan = Plan([parse_entry(i, e) for i, e in enumerate(entries)], caller)
     refs = _assign_identities(plan.steps, resolver)
+    provisional = {f"{s.rtype}/{s.rid_id}" for s in plan.steps if s.condition is not None}
     problems: list[Problem] = []
     for step in plan.steps:
         if step.resource is None:
             continue
-        _rewrite_references(step, refs, resolver)
+        for target in _rewrite_references(step, refs, resolver) & provisional:
+            plan.mentions.setdefault(target, []).append(step.index)
         try:
             check_resource(step.resource, step.rtype, f"Bundle.entry[{step.index}].resource.")
         except FhirError as err:
@@ -77,9 +85,11 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
     for step in plan.posts():
         writes.before_write(caller, step.resource)
         member = policy.member_for_write(caller, member_of(step.resource))
-        step.prepared = prepare(
-            step.resource, rid=0, rid_id=step.rid_id, version=1, now=plan.now, member=member
+        step.key = plan.batch.prepare(
+            step.resource, rid_id=step.rid_id, version=1, now=plan.now, member=member
         )
+        # Applying needs only the batch now: drop the parsed entry (the plan may travel).
+        step.resource, step.entry, step.query = None, {}, []
     return plan
 
 
@@ -110,9 +120,10 @@ def parse_entry(i: int, entry: dict) -> Step:
 def _assign_identities(steps: list[Step], resolver: Resolver | None) -> dict[str, str]:
     """Give every entry its Type/id (provisional for POSTs); map each fullUrl to it."""
     refs: dict[str, str] = {}
+    fresh = iter(new_ids(sum(1 for step in steps if step.method == "POST")))
     for step in steps:
         if step.method == "POST":
-            step.rid_id = new_id()
+            step.rid_id = next(fresh)
         elif step.method in ("PUT", "DELETE") and step.rid_id is None:
             step.rid_id = _conditional_target(step, resolver)
         if step.method == "PUT":
@@ -135,22 +146,25 @@ def _conditional_target(step: Step, resolver: Resolver | None) -> str | None:
     return new_id() if step.method == "PUT" else None
 
 
-def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | None) -> None:
+def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | None) -> set[str]:
+    """Resolve the resource's urn: and conditional references; returns the references written."""
     where = f"Bundle.entry[{step.index}].resource"
-
-    def walk(node: dict) -> None:
+    written: set[str] = set()
+    stack: list = [step.resource]  # dicts and lists still to visit (a loop: cheaper than recursion)
+    while stack:
+        node = stack.pop()
+        if node.__class__ is list:
+            stack += [item for item in node if item.__class__ is dict]
+            continue
         ref = node.get("reference")
         if ref.__class__ is str and (ref.startswith("urn:") or "?" in ref):
-            node["reference"] = _resolve_reference(ref, refs, resolver, where)
+            node["reference"] = resolved = _resolve_reference(ref, refs, resolver, where)
+            written.add(resolved)
         for key, value in node.items():
-            if value.__class__ is dict:
-                walk(value)
-            elif value.__class__ is list and key != "contained":
-                for item in value:
-                    if item.__class__ is dict:
-                        walk(item)
-
-    walk(step.resource)
+            kind = value.__class__
+            if kind is dict or (kind is list and key != "contained"):
+                stack.append(value)
+    return written
 
 
 def _resolve_reference(ref: str, refs: dict[str, str], resolver: Resolver | None, where: str) -> str:

@@ -25,7 +25,7 @@ from yilian.gate.scopes import check_scope
 from yilian.store import dialect, repository
 from yilian.store.codec import codec_of
 from yilian.store.repository import Stored
-from yilian.store.rows import Prepared, member_of
+from yilian.store.rows import PreparedBatch, member_of
 from yilian.store.search.dates import instant
 from yilian.store.search.keys import param_key
 from yilian.store.search.params import search_params
@@ -260,12 +260,12 @@ class GatedRepository:
             batch.append((resource, rid_id, policy.member_for_write(self.caller, member_of(resource))))
         return self._wrote(repository.insert_new(self.conn, batch))
 
-    def create_prepared(self, prepared: list[Prepared]) -> list[Stored]:
-        """Store resources prepared ahead (by a transaction plan, which labelled them with
-        `writes.before_write`); each is checked like any write."""
-        for p in prepared:
-            policy.check_write(self.caller, p.type, None)
-        return self._wrote(repository.insert_prepared(self.conn, prepared))
+    def create_batch(self, batch: PreparedBatch) -> list[Stored]:
+        """Store creates prepared ahead (by a transaction plan, which labelled them with
+        `writes.before_write`); each resource type is checked like any write."""
+        for rtype in dict.fromkeys(row[1] for row in batch.resources):
+            policy.check_write(self.caller, rtype, None)
+        return self._wrote(repository.insert_batch(self.conn, batch))
 
     def _wrote(self, stored: list[Stored]) -> list[Stored]:
         for s in stored:

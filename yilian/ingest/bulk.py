@@ -4,14 +4,23 @@ With workers, each source is parsed, validated and prepared (a transaction plan:
 rows) in a worker process while this process, the one writer, applies the previous plans through the
 router. Sources whose plans need database searches (conditional PUTs or references) are sent through the
 router whole, as are all sources when there are no workers. Either way every write passes the gate.
+
+The writer is the narrow part, so it does little else: a thread reads (decompresses) the sources and
+feeds the workers, a plan's creates arrive as a PreparedBatch inserted with one statement per table, SQLite
+checkpoints run in a thread of their own (store.dialect.background_checkpoints), and the cyclic garbage
+collector is kept from rescanning the heap while millions of short-lived objects pass through.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
-from collections import Counter, deque
+import queue
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +31,7 @@ from yilian.fhir.transaction_plan import NeedsDatabase, Plan, plan_transaction
 from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
 from yilian.ingest.fhir_files import Source, iter_sources, to_bundles
+from yilian.store import dialect
 
 
 @dataclass
@@ -40,6 +50,8 @@ Planned = tuple[Source, list[Plan] | None, FhirError | None]
 
 
 GROUP_ENTRIES = 4000  # entries committed together (each Bundle still all-or-nothing in its savepoint)
+PLAN_AHEAD_BYTES = 64 << 20  # source bytes handed to workers and not yet applied, at most (about)
+GC_THRESHOLD = 100_000  # allocations between young-generation collections while loading (Python's: 700)
 
 
 def load_paths(
@@ -50,6 +62,21 @@ def load_paths(
     workers: int = 0,
     on_source: Callable[[LoadStats], None] | None = None,
     stop_on_error: bool = False,
+) -> LoadStats:
+    _warm_up()
+    with _quiet_gc(), dialect.background_checkpoints(gate.engine) as engine:
+        writer = Gate(engine, gate.settings)  # the same database and observers, checkpointing aside
+        writer.observers = gate.observers
+        return _load(writer, caller, paths, workers, on_source, stop_on_error)
+
+
+def _load(
+    gate: Gate,
+    caller: Caller,
+    paths: list[Path],
+    workers: int,
+    on_source: Callable[[LoadStats], None] | None,
+    stop_on_error: bool,
 ) -> LoadStats:
     stats = LoadStats()
     group: list[tuple[Source, FhirRequest]] = []
@@ -75,6 +102,22 @@ def load_paths(
             flush()
     flush()
     return stats
+
+
+@contextmanager
+def _quiet_gc() -> Iterator[None]:
+    """Loading makes millions of short-lived objects without cycles (parsed JSON, rows), which reference
+    counting frees. Python's cyclic collector would rescan them, and the big long-lived heap (compiled
+    validators, SQLAlchemy), every 700 allocations: set that heap aside (gc.freeze, inherited by forked
+    workers) and collect the young generation less often. Restored afterwards."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _size(req: FhirRequest) -> int:
@@ -122,26 +165,83 @@ def _planned(sources: Iterator[Source], caller: Caller, workers: int) -> Iterato
         for source in sources:
             yield source, None, None
         return
-    _warm_up()  # compile validators and extractors once, before forking, so workers share them
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[Future] = deque()
-        for source in sources:
-            pending.append(pool.submit(plan_source, source, caller))
-            if len(pending) >= workers * 2:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        feed = _Feed(pool, sources, caller, min_ahead=workers * 2)
+        try:
+            yield from feed
+        finally:
+            feed.close()
+
+
+class _Feed:
+    """Reads the sources and hands them to the workers in a thread of its own (reading an archive means
+    decompressing it: the writer should not wait for that), keeping the workers busy while the writer
+    applies a whole group but never more than PLAN_AHEAD_BYTES of sources ahead of it (or min_ahead)."""
+
+    def __init__(self, pool: ProcessPoolExecutor, sources: Iterator[Source], caller: Caller, min_ahead: int):
+        self._ready: queue.Queue[tuple[Future | BaseException | None, int]] = queue.Queue()
+        self._room = threading.Condition()
+        self._ahead = self._ahead_bytes = 0
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._run, args=(pool, sources, caller, min_ahead), name="load-feed", daemon=True
+        )
+        self._thread.start()
+
+    def _run(
+        self, pool: ProcessPoolExecutor, sources: Iterator[Source], caller: Caller, min_ahead: int
+    ) -> None:
+        try:
+            for source in sources:
+                size = len(source.data)
+                with self._room:
+                    self._room.wait_for(
+                        lambda size=size: (
+                            self._closed
+                            or self._ahead < min_ahead
+                            or self._ahead_bytes + size <= PLAN_AHEAD_BYTES
+                        )
+                    )
+                    if self._closed:
+                        return
+                    self._ahead += 1
+                    self._ahead_bytes += size
+                self._ready.put((pool.submit(plan_source, source, caller), size))
+        except BaseException as err:  # noqa: BLE001 - handed to the writer, which raises it
+            self._ready.put((err, 0))
+            return
+        self._ready.put((None, 0))
+
+    def __iter__(self) -> Iterator[Planned]:
+        while True:
+            item, size = self._ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            planned = item.result()
+            with self._room:
+                self._ahead -= 1
+                self._ahead_bytes -= size
+                self._room.notify()
+            yield planned
+
+    def close(self) -> None:
+        with self._room:
+            self._closed = True
+            self._room.notify()
+        self._thread.join()
 
 
 def plan_source(source: Source, caller: Caller) -> Planned:
-    """In a worker: the transaction plans of one source, slimmed for the trip back."""
+    """In a worker: the transaction plans of one source."""
     try:
         plans = []
         for bundle in to_bundles(source):
             if bundle.get("type") != "transaction":
                 return source, None, None
-            plans.append(_slim(plan_transaction(bundle.get("entry") or [], caller, resolver=None)))
+            plans.append(plan_transaction(bundle.get("entry") or [], caller, resolver=None))
         return source.without_data(), plans, None
     except NeedsDatabase:
         return source, None, None
@@ -149,19 +249,11 @@ def plan_source(source: Source, caller: Caller) -> Planned:
         return source.without_data(), None, err
 
 
-def _slim(plan: Plan) -> Plan:
-    """Drop what applying a prepared create no longer needs (the parsed resource), to pickle less."""
-    for step in plan.steps:
-        if step.prepared is not None:
-            step.resource = None
-            step.entry = {"request": step.entry.get("request", {})}
-    return plan
-
-
 def _warm_up() -> None:
-    from yilian.fhir.validation import resource_types, validate
-    from yilian.store.search.extract import extract
+    """Compile the validators and load the search parameters before loading (and before forking, so
+    workers share them). Extractors compile per type on first use."""
+    from yilian.fhir.validation import resource_types
+    from yilian.store.search.params import search_params
 
-    for rtype in resource_types():
-        validate({"resourceType": rtype})
-        extract({"resourceType": rtype})
+    resource_types()
+    search_params("Patient")

@@ -7,9 +7,10 @@ Nothing here checks permissions or validates resources: that is the gate's and t
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -35,7 +36,14 @@ from sqlalchemy import (
 from yilian.fhir.outcomes import conflict, gone, not_found, precondition_failed
 from yilian.store import dialect
 from yilian.store.codec import Codec, codec_of
-from yilian.store.rows import LABEL_COLUMNS, RESOURCE_COLUMNS, Prepared, prepare
+from yilian.store.rows import (
+    LABEL_COLUMNS,
+    RESOURCE_COLUMNS,
+    Prepared,
+    PreparedBatch,
+    batch_of,
+    prepare,
+)
 from yilian.store.tables import (
     INDEX_TABLES,
     compartment,
@@ -90,6 +98,18 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def new_ids(n: int) -> list[str]:
+    """n random (version 4) UUIDs as `new_id` gives them, from one read of the system's random source
+    (a transaction of hundreds of creates needs as many ids)."""
+    digits = os.urandom(16 * n).hex()
+    ids = []
+    for at in range(0, 32 * n, 32):
+        h = digits[at : at + 32]
+        variant = "89ab"[int(h[16], 16) & 3]  # RFC 4122: the top bits of clock_seq_hi are 10
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
+    return ids
+
+
 # ---------------------------------------------------------------------------------------------- writes
 
 
@@ -107,33 +127,70 @@ def insert_new(conn: Connection, items: Sequence[tuple[dict, str | None, str | N
 
 def insert_prepared(conn: Connection, prepared: list[Prepared]) -> list[Stored]:
     """Insert prepared version-1 resources, giving each its key (rid)."""
-    for p, rid in zip(prepared, dialect.allocate_rids(conn, len(prepared)), strict=True):
-        p.rid = rid
+    stored = insert_batch(conn, batch_of(prepared))
+    for p, s in zip(prepared, stored, strict=True):
+        p.rid = s.rid
+    return stored
+
+
+def insert_batch(conn: Connection, batch: PreparedBatch) -> list[Stored]:
+    """Insert a batch of prepared version-1 resources: one block of rids, one executemany per table.
+    Returns the stored resources in key order."""
+    if not batch.resources:
+        return []
+    rids = dialect.allocate_rids(conn, batch.size)
     codec = codec_of(conn)
-    stored = [codec.seal_prepared(p) for p in prepared] if codec else prepared
-    dialect.insert_many(conn, "resources", RESOURCE_COLUMNS, [p.resource_row() for p in stored])
-    _insert_indexes(conn, stored)
-    return [_from_prepared(p) for p in prepared]
+    sealed = _sealed(codec, batch) if codec else batch
+    base = dialect.rid_base(rids)
+    if base is None:  # not one contiguous block (PostgreSQL under concurrent writers): key each row here
+        sealed = _rekeyed(sealed, rids)
+        base = 0
+    dialect.insert_keyed(conn, "resources", RESOURCE_COLUMNS, sealed.resources, base)
+    _insert_indexes(conn, sealed, base)
+    return [
+        Stored(rids[key], rtype, rid_id, version, updated, False, member, content, redact=redact)
+        for key, rtype, rid_id, version, updated, _deleted, member, content, *_labels, redact in (
+            batch.resources
+        )
+    ]
 
 
-def _insert_indexes(conn: Connection, prepared: Iterable[Prepared]) -> None:
-    batches: dict[str, list[tuple]] = {name: [] for name in INDEX_TABLES}
-    members: list[tuple] = []
-    for p in prepared:
-        rid = p.rid
-        for name, rows in p.index.items():
-            batches[name].extend([(rid, *row) for row in rows])
-        members.extend((pid, rid) for pid in p.patients)
-    for name, rows in batches.items():
+def _insert_indexes(conn: Connection, batch: PreparedBatch, base: int) -> None:
+    for name, rows in batch.index.items():
         table = INDEX_TABLES[name]
-        dialect.insert_many(conn, table.name, [c.name for c in table.columns], rows)
-    dialect.insert_many(conn, "compartment", ("patient_id", "rid"), members)
+        dialect.insert_keyed(conn, table.name, [c.name for c in table.columns], rows, base)
+    dialect.insert_keyed(conn, "compartment", ("rid", "patient_id"), batch.compartment, base)
 
 
 def _from_prepared(p: Prepared) -> Stored:
     return Stored(
         p.rid, p.type, p.id, p.version, p.last_updated, False, p.member, p.content, redact=p.labels[3]
     )
+
+
+def _rekeyed(batch: PreparedBatch, rids: Sequence[int]) -> PreparedBatch:
+    def keyed(rows: list[tuple]) -> list[tuple]:
+        return [(rids[row[0]], *row[1:]) for row in rows]
+
+    index = {name: keyed(rows) for name, rows in batch.index.items()}
+    return PreparedBatch(keyed(batch.resources), index, keyed(batch.compartment), batch.size)
+
+
+def _sealed(codec: Codec, batch: PreparedBatch) -> PreparedBatch:
+    """The batch as the codec stores it: each resource's content and index rows sealed."""
+    by_key: dict[int, dict[str, list[tuple]]] = {}
+    for name, rows in batch.index.items():
+        for key, *row in rows:
+            by_key.setdefault(key, {}).setdefault(name, []).append(tuple(row))
+    patients: dict[int, set[str]] = {}
+    for key, pid in batch.compartment:
+        patients.setdefault(key, set()).add(pid)
+    out = PreparedBatch()
+    for key, rtype, rid_id, version, updated, _deleted, member, content, *labels in batch.resources:
+        index, compartment = by_key.get(key, {}), patients.get(key, set())
+        p = Prepared(key, rtype, rid_id, version, updated, member, content, index, compartment, tuple(labels))
+        out.add(codec.seal_prepared(p), key=key)
+    return out
 
 
 def current(conn: Connection, rtype: str, rid_id: str, *, lock: bool = False) -> Stored | None:
@@ -190,7 +247,7 @@ def write_version(
             **dict(zip(LABEL_COLUMNS, p.labels, strict=True)),
         )
     )
-    _insert_indexes(conn, [sealed])
+    _insert_indexes(conn, batch_of([sealed]), existing.rid)  # key 0: the resource's own rid
     return _from_prepared(p), existing.deleted
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import orjson
 
 from yilian.alliance.codes import ACT_CODE, GBT_CATEGORY, GBT_LEVEL, SENSITIVE_ELEMENT, SOURCE_MEMBER
 from yilian.store.search.dates import instant
-from yilian.store.search.extract import compartment_patients, extract
+from yilian.store.search.extract import IndexRows, compartment_patients, extract
 from yilian.store.search.keys import param_key
-from yilian.store.tables import INDEX_TABLES
 
 
 @dataclass(slots=True)
@@ -80,12 +81,15 @@ def stamp_meta(resource: dict, *, rid_id: str, version: int, now: float, member:
     if not isinstance(meta, dict):
         meta = resource["meta"] = {}
     meta["versionId"] = str(version)
-    meta["lastUpdated"] = instant(now)
+    meta["lastUpdated"] = _instant(now)
     if member:
         # The gate decided the member (a writer's own organisation): a tag the client sent cannot differ.
         tags = [t for t in meta.get("tag", []) if t.get("system") != SOURCE_MEMBER]
         tags.append({"system": SOURCE_MEMBER, "code": member})
         meta["tag"] = tags
+
+
+_instant = lru_cache(maxsize=64)(instant)  # a batch stamps many resources with one time
 
 
 def member_of(resource: dict) -> str | None:
@@ -101,34 +105,139 @@ def prepare(
 ) -> Prepared:
     """Stamp and serialise a resource and compute its index rows. Pure: runs in loader workers too
     (with rid 0, the store assigns keys when it inserts)."""
+    member, rtype, keyed, patients, content, labels = _prepare(resource, rid_id, version, now, member, 0)
+    index = {name: [row[1:] for row in rows] for name, rows in keyed.items()}
+    return Prepared(rid, rtype, rid_id, version, now, member, content, index, patients, labels)
+
+
+def _prepare(
+    resource: dict, rid_id: str, version: int, now: float, member: str | None, key: int
+) -> tuple[str | None, str, dict[str, list[tuple]], set[str], bytes, tuple]:
     member = member or member_of(resource)
     stamp_meta(resource, rid_id=rid_id, version=version, now=now, member=member)
     rtype = resource["resourceType"]
-    rows = extract(resource)
+    found = extract(resource)
+    index = _index_rows(found, key, _param_keys(rtype))
+    patients = compartment_patients(resource, found)
+    return member, rtype, index, patients, orjson.dumps(resource), label_columns(resource)
+
+
+def _index_rows(found: IndexRows, key: int, param: dict[str, int]) -> dict[str, list[tuple]]:
+    """Rows per index table, each `(key, param key, values...)`. Key columns cannot be NULL: an absent
+    system or unit is ''. A set drops repeated values. (Written out per table: this runs ~10 times per
+    resource loaded.)"""
     index: dict[str, list[tuple]] = {}
-    for name in INDEX_TABLES:
-        values = getattr(rows, name)
-        if values:
-            # Key columns cannot be NULL: an absent system or unit is ''. A set drops repeated values.
-            index[name] = list(
-                {(param_key(rtype, v[0]), *("" if x is None else x for x in v[1:])) for v in values}
-            )
-    patients = compartment_patients(resource, rows)
-    content = orjson.dumps(resource)
-    return Prepared(
-        rid, rtype, rid_id, version, now, member, content, index, patients, label_columns(resource)
-    )
+    if found.strings:
+        index["strings"] = list({(key, param[c], v) for c, v in found.strings})
+    if found.tokens:
+        index["tokens"] = list({(key, param[c], s or "", v) for c, s, v in found.tokens})
+    if found.dates:
+        index["dates"] = list({(key, param[c], low, high) for c, low, high in found.dates})
+    if found.references:
+        index["references"] = list({(key, param[c], t, i) for c, t, i in found.references})
+    if found.quantities:
+        index["quantities"] = list({(key, param[c], v, s or "", u or "") for c, v, s, u in found.quantities})
+    if found.numbers:
+        index["numbers"] = list({(key, param[c], v) for c, v in found.numbers})
+    if found.uris:
+        index["uris"] = list({(key, param[c], v) for c, v in found.uris})
+    return index
 
 
-def retarget(p: Prepared, moved: dict[str, str]) -> None:
-    """Point a prepared resource's references from provisional "Type/id"s to the resources a conditional
-    create matched instead (its JSON, reference rows and compartments)."""
-    for old, new in moved.items():
-        needle = f'"{old}"'.encode()
-        if needle in p.content:
-            p.content = p.content.replace(needle, f'"{new}"'.encode())
-    old_ids = {k.split("/", 1)[1]: v.split("/", 1)[1] for k, v in moved.items()}
-    refs = p.index.get("references")
-    if refs:
-        p.index["references"] = [(k, t, old_ids.get(i, i)) for k, t, i in refs]
-    p.patients = {old_ids.get(pid, pid) for pid in p.patients}
+class _ParamKeys(dict):
+    """code -> param_key(type, code) for one resource type, filled on first use."""
+
+    def __init__(self, rtype: str) -> None:
+        super().__init__()
+        self.rtype = rtype
+
+    def __missing__(self, code: str) -> int:
+        self[code] = found = param_key(self.rtype, code)
+        return found
+
+
+@lru_cache(maxsize=512)  # bounded: the type comes from the resource
+def _param_keys(rtype: str) -> _ParamKeys:
+    return _ParamKeys(rtype)
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """Prepared resources column-wise, one list of rows per table, ready for one executemany each.
+
+    Every row starts with its resource's key, the position (0..size-1) it was added at: the store turns
+    keys into rids when it inserts (first rid of the block it reserves + key, in SQL), so a batch can be
+    built far from the database (a loader worker) and still be inserted without touching each row.
+    Rows hold plain values only, which keeps a batch cheap to send between processes.
+    """
+
+    resources: list[tuple] = field(default_factory=list)  # (key, *RESOURCE_COLUMNS[1:])
+    index: dict[str, list[tuple]] = field(default_factory=dict)  # IndexRows field -> (key, param, ...)
+    compartment: list[tuple] = field(default_factory=list)  # (key, patient_id)
+    size: int = 0
+
+    def prepare(self, resource: dict, *, rid_id: str, version: int, now: float, member: str | None) -> int:
+        """`prepare` straight into the batch (rows built keyed, once); returns the resource's key."""
+        key = self.size
+        self.size += 1
+        member, rtype, index, patients, content, labels = _prepare(
+            resource, rid_id, version, now, member, key
+        )
+        self.resources.append((key, rtype, rid_id, version, now, False, member, content, *labels))
+        for name, rows in index.items():
+            self.index.setdefault(name, []).extend(rows)
+        if patients:
+            self.compartment.extend([(key, pid) for pid in patients])
+        return key
+
+    def add(self, p: Prepared, key: int | None = None) -> int:
+        """Add one prepared resource (under the next key unless given); returns its key."""
+        if key is None:
+            key = self.size
+        self.size = max(self.size, key + 1)
+        self.resources.append((key, *p.resource_row()[1:]))
+        for name, rows in p.index.items():
+            self.index.setdefault(name, []).extend([(key, *row) for row in rows])
+        if p.patients:
+            self.compartment.extend([(key, pid) for pid in p.patients])
+        return key
+
+    def drop(self, keys: set[int]) -> None:
+        """Leave out resources that are not to be stored after all (conditional creates that matched)."""
+        if not keys:
+            return
+        self.resources = [r for r in self.resources if r[0] not in keys]
+        for name, rows in self.index.items():
+            self.index[name] = [r for r in rows if r[0] not in keys]
+        self.compartment = [r for r in self.compartment if r[0] not in keys]
+
+    def retarget(self, moved: dict[str, str], keys: set[int]) -> None:
+        """Point references from provisional "Type/id"s to the resources conditional creates matched
+        instead: in the JSON of the resources `keys` (those that mention one), the reference rows and
+        the compartments."""
+        if not moved:
+            return
+        needles = [(f'"{old}"'.encode(), f'"{new}"'.encode()) for old, new in moved.items()]
+        content_at = RESOURCE_COLUMNS.index("content")
+        for i, row in enumerate(self.resources):
+            if row[0] in keys:
+                content = row[content_at]
+                for needle, replacement in needles:
+                    content = content.replace(needle, replacement)
+                self.resources[i] = (*row[:content_at], content, *row[content_at + 1 :])
+        pairs = {tuple(k.split("/", 1)): v.split("/", 1)[1] for k, v in moved.items()}
+        refs = self.index.get("references")
+        if refs:
+            self.index["references"] = [
+                (row[0], row[1], row[2], pairs[row[2:]]) if row[2:] in pairs else row for row in refs
+            ]
+        patients = {old_id: new for (rtype, old_id), new in pairs.items() if rtype == "Patient"}
+        if patients:
+            self.compartment = [(key, patients.get(pid, pid)) for key, pid in self.compartment]
+
+
+def batch_of(prepared: Sequence[Prepared]) -> PreparedBatch:
+    batch = PreparedBatch()
+    for p in prepared:
+        batch.add(p)
+    return batch

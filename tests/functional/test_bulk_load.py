@@ -1,0 +1,142 @@
+"""Bulk loading through worker processes (yilian load's path): plans made in workers, applied by one
+writer, with conditional creates matched across Bundles and references moved to the matches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from yilian.gate.caller import operator
+from yilian.ingest.bulk import load_paths
+from yilian.store import dialect, repository
+from yilian.store.rows import batch_of, prepare
+
+ORG_ID = {"system": "urn:uscc", "value": "12330100"}
+PATIENTS = {"a": "110101199001011234", "b": "110101198505052345"}
+
+
+def _entry(full_url: str, resource: dict, if_none_exist: str | None = None) -> dict:
+    request = {"method": "POST", "url": resource["resourceType"]}
+    if if_none_exist:
+        request["ifNoneExist"] = if_none_exist
+    return {"fullUrl": full_url, "resource": resource, "request": request}
+
+
+def _visit_bundle(who: str, visit: int) -> dict:
+    """One visit of a patient: the shared hospital and the patient as conditional creates (so every
+    Bundle after the first matches them), an Encounter and an Observation referencing both."""
+    org = {"resourceType": "Organization", "identifier": [ORG_ID], "name": "滨江市第一人民医院"}
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:resident", "value": PATIENTS[who]}],
+        "name": [{"family": "赵", "given": [who]}],
+        "managingOrganization": {"reference": "urn:uuid:org"},
+    }
+    encounter = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": "urn:uuid:pat"},
+        "serviceProvider": {"reference": "urn:uuid:org"},
+    }
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "urn:uuid:pat"},
+        "encounter": {"reference": "urn:uuid:enc"},
+        "valueQuantity": {"value": 60 + visit, "unit": "/min"},
+    }
+    entries = [
+        _entry("urn:uuid:org", org, "identifier=urn:uscc|12330100"),
+        _entry("urn:uuid:pat", patient, f"identifier=urn:resident|{PATIENTS[who]}"),
+        _entry("urn:uuid:enc", encounter),
+        _entry("urn:uuid:obs", observation),
+    ]
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def _write_visits(folder: Path) -> None:
+    folder.mkdir()
+    for i, who in enumerate(["a", "b", "a", "b"]):
+        (folder / f"visit-{i}.json").write_bytes(orjson.dumps(_visit_bundle(who, i)))
+
+
+def _ids(fhir, url: str) -> list[str]:  # noqa: ANN001 - the test client
+    return [e["resource"]["id"] for e in fhir.get(url).resource().get("entry", [])]
+
+
+def test_workers_match_conditional_creates_and_move_references(gate, fhir, tmp_path):
+    _write_visits(tmp_path / "visits")
+    stats = load_paths(gate, operator(), [tmp_path / "visits"], workers=2)
+    assert stats.errors == []
+    assert (stats.created, stats.matched) == (1 + 2 + 4 + 4, 3 + 2)
+    [org] = _ids(fhir, "Organization")
+    patients = _ids(fhir, "Patient")
+    assert len(patients) == 2
+    # The matched creates' references point at what they matched: in the JSON, the search index...
+    encounters = fhir.get("Encounter").resource()["entry"]
+    assert {e["resource"]["serviceProvider"]["reference"] for e in encounters} == {f"Organization/{org}"}
+    assert {e["resource"]["subject"]["reference"] for e in encounters} == {f"Patient/{p}" for p in patients}
+    assert len(_ids(fhir, f"Encounter?service-provider=Organization/{org}")) == 4
+    for pid in patients:
+        assert len(_ids(fhir, f"Observation?subject=Patient/{pid}")) == 2
+        # ... and the Patient compartment: both visits, and the hospital they reference.
+        everything = fhir.get(f"Patient/{pid}/$everything").resource()["entry"]
+        kinds = sorted(e["resource"]["resourceType"] for e in everything)
+        assert kinds == ["Encounter", "Encounter", "Observation", "Observation", "Organization", "Patient"]
+
+
+def test_one_process_and_workers_store_the_same(gate, fhir, tmp_path):
+    _write_visits(tmp_path / "visits")
+    load_paths(gate, operator(), [tmp_path / "visits"], workers=0)
+    again = load_paths(gate, operator(), [tmp_path / "visits"], workers=2)
+    # Every conditional create now matches what the first load stored; the visits are new again.
+    assert again.errors == [] and (again.created, again.matched) == (8, 8)
+    assert len(_ids(fhir, "Organization")) == 1 and len(_ids(fhir, "Patient")) == 2
+    assert fhir.get("Observation?code=8867-4&_summary=count").resource()["total"] == 8
+
+
+def test_rows_are_keyed_one_by_one_when_rids_are_not_one_block(gate, monkeypatch):
+    """PostgreSQL's sequence may interleave another writer's keys: each row then gets its own rid."""
+    scattered = [900, 905, 910]
+    monkeypatch.setattr(dialect, "allocate_rids", lambda conn, n: scattered[:n])
+    resources = [{"resourceType": "Patient", "name": [{"family": family}]} for family in ("钱", "孙", "李")]
+    batch = batch_of(
+        [
+            prepare(r, rid=0, rid_id=f"p{i}", version=1, now=1.7e9, member=None)
+            for i, r in enumerate(resources)
+        ]
+    )
+    with gate.engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
+        stored = repository.insert_batch(conn, batch)
+        rows = conn.execute(text("SELECT rid, id FROM resources WHERE rid >= 900 ORDER BY rid")).all()
+        names = conn.execute(text("SELECT rid, value FROM idx_string WHERE rid >= 900")).all()
+        compartments = conn.execute(text("SELECT rid, patient_id FROM compartment WHERE rid >= 900")).all()
+    assert [s.rid for s in stored] == scattered
+    assert [tuple(r) for r in rows] == [(900, "p0"), (905, "p1"), (910, "p2")]
+    assert {rid for rid, _ in names} == set(scattered)
+    assert sorted(tuple(r) for r in compartments) == [(900, "p0"), (905, "p1"), (910, "p2")]
+
+
+def test_background_checkpoints_copy_the_wal_back(gate, backend):
+    if backend != "sqlite":
+        pytest.skip("a SQLite write-ahead log")
+    with (
+        dialect.background_checkpoints(gate.engine) as engine,
+        engine.connect().execution_options(**dialect.write_options()) as conn,
+        conn.begin(),
+    ):
+        pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+        conn.exec_driver_sql("CREATE TABLE filler (x BLOB)")
+        conn.exec_driver_sql("INSERT INTO filler VALUES (?)", [(b"x" * 4000,) for _ in range(500)])
+    assert pages == 0  # the writer left checkpoints to the thread...
+    with gate.engine.connect() as conn:
+        _busy, frames, copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        pages_after = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+    # ...which copied every frame back before the block ended; ordinary writers checkpoint again.
+    assert frames > 0 and frames == copied
+    assert pages_after == dialect.WAL_AUTOCHECKPOINT

@@ -1,0 +1,87 @@
+"""PreparedBatch: prepared resources column-wise, keyed by position until the store gives them rids."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+import orjson
+
+from yilian.store.repository import new_ids
+from yilian.store.rows import PreparedBatch, batch_of, prepare
+
+PATIENT = {
+    "resourceType": "Patient",
+    "identifier": [{"system": "urn:resident", "value": "110101199001011234"}],
+    "name": [{"family": "赵", "given": ["一"]}],
+    "managingOrganization": {"reference": "Organization/provisional-org"},
+}
+OBSERVATION = {
+    "resourceType": "Observation",
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+    "subject": {"reference": "Patient/provisional-pat"},
+    "performer": [{"reference": "Organization/provisional-org"}],
+    "valueQuantity": {"value": 72, "unit": "/min"},
+}
+
+
+def _batch() -> PreparedBatch:
+    batch = PreparedBatch()
+    for rid_id, resource in (("provisional-pat", PATIENT), ("o1", OBSERVATION), ("o2", OBSERVATION)):
+        batch.prepare(copy.deepcopy(resource), rid_id=rid_id, version=1, now=1.7e9, member="m-a")
+    return batch
+
+
+def test_preparing_into_a_batch_matches_preparing_one_by_one():
+    one_by_one = batch_of(
+        [
+            prepare(copy.deepcopy(r), rid=0, rid_id=i, version=1, now=1.7e9, member="m-a")
+            for i, r in (("provisional-pat", PATIENT), ("o1", OBSERVATION), ("o2", OBSERVATION))
+        ]
+    )
+    batch = _batch()
+    assert batch.size == one_by_one.size == 3
+    assert batch.resources == one_by_one.resources
+    assert {k: sorted(v) for k, v in batch.index.items()} == {
+        k: sorted(v) for k, v in one_by_one.index.items()
+    }
+    assert (
+        sorted(batch.compartment)
+        == sorted(one_by_one.compartment)
+        == [
+            (0, "provisional-pat"),
+            (1, "provisional-pat"),
+            (2, "provisional-pat"),
+        ]
+    )
+    assert {row[0] for rows in batch.index.values() for row in rows} == {0, 1, 2}
+
+
+def test_a_matched_conditional_create_is_dropped_and_references_move_to_its_match():
+    batch = _batch()
+    batch.drop({0})  # the Patient matched one already stored: its rows go...
+    assert [row[0] for row in batch.resources] == [1, 2]
+    assert all(row[0] != 0 for rows in batch.index.values() for row in rows)
+    moved = {
+        "Patient/provisional-pat": "Patient/stored-pat",
+        "Organization/provisional-org": "Organization/org",
+    }
+    batch.retarget(moved, keys={1})  # ...and what mentions it points at the match
+    first, second = (orjson.loads(row[7]) for row in batch.resources)
+    assert first["subject"]["reference"] == "Patient/stored-pat"
+    assert first["performer"][0]["reference"] == "Organization/org"
+    assert second["subject"]["reference"] == "Patient/provisional-pat"  # not in keys: left as it was
+    targets = {(row[0], row[2], row[3]) for row in batch.index["references"]}
+    assert {(1, "Patient", "stored-pat"), (2, "Patient", "stored-pat"), (1, "Organization", "org")} <= targets
+    assert not any(tid.startswith("provisional") for _k, _p, _t, tid in batch.index["references"])
+    assert sorted(batch.compartment) == [(1, "stored-pat"), (2, "stored-pat")]
+
+
+def test_new_ids_are_random_version_4_uuids():
+    ids = new_ids(500)
+    assert len(set(ids)) == 500
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+    assert new_ids(0) == []
