@@ -167,3 +167,42 @@ def test_visits_agree_with_microsofts_output():
             assert mine[0]["period"]["start"][:10] == theirs[0]["period"]["start"][:10], name
         compared += 1
     assert compared >= 10
+
+
+def _reference_reps(segment, n: int, esc: str, seps: str) -> list:  # noqa: ANN001 - an hl7.Segment
+    """Field n read through python-hl7's own containers, as the ingest read fields before it had python-hl7
+    build plain lists: repetitions of components of subcomponents, unescaped, empty repetitions left out."""
+    from yilian.ingest.hl7v2.message import unescape
+
+    def text(value: str) -> str:
+        return unescape(value, esc, seps) if esc in value else value
+
+    if n >= len(segment):
+        return []
+    field = segment[n]
+    if len(field) == 1 and isinstance(field[0], str):
+        return [[[text(field[0])]]] if field[0] else []
+    out = []
+    for rep in field:
+        if isinstance(rep, str):
+            out.append([[text(rep)]])
+        else:
+            out.append([[text(c)] if isinstance(c, str) else [text(s) for s in c] for c in rep])
+    return [r for r in out if any(any(s for s in comp) for comp in r)]
+
+
+def test_every_field_reads_as_through_python_hl7_containers():
+    import hl7
+
+    fields = 0
+    for name, text in _messages():
+        msg = Message(text)
+        reference = hl7.parse(text.strip("\r\n"))
+        assert [s.id for s in msg.segments] == [str(s[0][0]) for s in reference], name
+        for ours, theirs in zip(msg.segments, reference, strict=True):
+            for n in range(len(theirs) + 1):
+                assert ours.reps(n) == _reference_reps(theirs, n, reference.esc, reference.separators), (
+                    f"{name} {ours.id}-{n}"
+                )
+                fields += 1
+    assert fields > 10_000

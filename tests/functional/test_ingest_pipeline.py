@@ -117,6 +117,36 @@ def test_undecodable_bytes_are_still_stored(gate, member):
     assert store.get_message(gate.engine, r.id).payload == b"\x80\x81garbage"
 
 
+def test_prepared_in_worker_processes_as_in_one(gate, fhir, member, monkeypatch):
+    """60 reports prepared in a worker process (plans made there, applied by the one writer): a bad one is
+    refused alone, a correction (planned by the writer: it needs a search) applies, a copy is a duplicate."""
+    import yilian.ingest.prepare as prepare
+
+    monkeypatch.setattr(prepare.os, "cpu_count", lambda: 4)  # a worker even on a one-core machine
+    texts = [oru(f"W{n}").replace("R100", f"R{n}") for n in range(60)]
+    texts[7] = oru("W7", glucose="偏高").replace("R100", "R7")
+    texts[30] = oru("W30", glucose="6.0", status="C").replace("R100", "R29")  # corrects W29's result
+    items = [hl7_items(t.encode(), member="m-a")[0] for t in texts]
+    results = ingest(gate, items, workers=2)
+    assert [r.status for r in results] == ["processed"] * 7 + ["rejected"] + ["processed"] * 52
+    assert results[7].location == "OBX-5" and results[0].resources == 5
+    assert total(fhir, "Patient") == 1 and total(fhir, "DiagnosticReport") == 58
+    assert total(fhir, "Observation") == 58 * 2  # W30 updated two results of W29's report
+    assert total(fhir, "Observation?status=corrected") == 2
+    (again,) = ingest(gate, [hl7_items(texts[0].encode(), member="m-a")[0]], workers=2)
+    assert again.status == "duplicate" and total(fhir, "Observation") == 116
+
+
+def test_one_core_stays_the_writers(monkeypatch):
+    import yilian.ingest.prepare as prepare
+
+    asked = (0, 1, 2, 8)
+    monkeypatch.setattr(prepare.os, "cpu_count", lambda: 2)
+    assert [prepare.preparing_processes(n) for n in asked] == [0, 1, 1, 1]
+    monkeypatch.setattr(prepare.os, "cpu_count", lambda: 4)
+    assert [prepare.preparing_processes(n) for n in asked] == [0, 1, 2, 3]
+
+
 def test_a40_retires_the_prior_record_keeping_its_content(gate, fhir, member):
     old_pid = PID.replace("A1001^", "A0999^")
     send(gate, adt("A1", pid=old_pid))

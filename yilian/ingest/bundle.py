@@ -9,12 +9,16 @@ being closed, a corrected result). Entries reference each other by urn:uuid.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~|:/-]*")  # what quote() below would leave as it is
+
 
 def identifier_query(ident: dict) -> str:
-    return "identifier=" + quote(f"{ident['system']}|{ident['value']}", safe="|:/")
+    token = f"{ident['system']}|{ident['value']}"
+    return "identifier=" + (token if _URL_SAFE.fullmatch(token) else quote(token, safe="|:/"))
 
 
 @dataclass

@@ -18,41 +18,66 @@ Rep = list[list[str]]  # components of subcomponents
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2")
 
 
+def _plain(sequence: list, esc: str | None = None, separators: str | None = None, factory=None) -> list:  # noqa: ANN001
+    return sequence
+
+
+class _PlainLists(hl7.Factory):
+    """python-hl7's documented hook for what it builds: segments, fields, repetitions and components as
+    plain lists. Its parsing is unchanged; we read by position and need none of its container methods,
+    and building those objects is half its parse time."""
+
+    create_segment = staticmethod(_plain)
+    create_field = staticmethod(_plain)
+    create_repetition = staticmethod(_plain)
+    create_component = staticmethod(_plain)
+
+
 class Segment:
     __slots__ = ("id", "_fields", "_esc", "_seps")
 
-    def __init__(self, raw: hl7.Segment, esc: str, seps: str) -> None:
+    def __init__(self, raw: list, esc: str, seps: str) -> None:
         self.id = str(raw[0][0]) if raw and raw[0] else ""
         self._fields = raw
         self._esc = esc
         self._seps = seps
 
     def reps(self, n: int) -> list[Rep]:
-        """Field n's repetitions (MSH-n too: MSH-1 is the field separator)."""
+        """Field n's repetitions (MSH-n too: MSH-1 is the field separator). Built on each call, not kept:
+        a message is mapped once, and kept copies only give the garbage collector more to walk."""
         if n >= len(self._fields):
             return []
-        field = self._fields[n]
-        if len(field) == 1 and field[0].__class__ is str:
-            return [[[self._text(field[0])]]] if field[0] else []
+        field, esc, seps = self._fields[n], self._esc, self._seps
+        if len(field) == 1 and field[0].__class__ is str:  # a plain value, the common case
+            value = field[0]
+            return [[[unescape(value, esc, seps) if esc in value else value]]] if value else []
         out = []
         for rep in field:
             if rep.__class__ is str:
-                out.append([[self._text(rep)]])
+                rep = [rep]
+            comps = [[c] if c.__class__ is str else c for c in rep]
+            if not any(map(any, comps)):  # an empty repetition (~~) is no repetition
+                continue
+            if esc in "".join(map("".join, comps)):
+                comps = [[unescape(s, esc, seps) if esc in s else s for s in comp] for comp in comps]
             else:
-                out.append(
-                    [[self._text(c)] if c.__class__ is str else [self._text(s) for s in c] for c in rep]
-                )
-        return [r for r in out if any(any(s for s in comp) for comp in r)]
+                comps = [list(comp) for comp in comps]  # our own copy: python-hl7's lists stay as parsed
+            out.append(comps)
+        return out
 
     def get(self, n: int, comp: int = 1, rep: int = 1, sub: int = 1) -> str:
+        if n < len(self._fields):
+            field = self._fields[n]
+            if len(field) == 1 and field[0].__class__ is str:  # a plain value: no lists to build
+                value = field[0]
+                if comp != 1 or rep != 1 or sub != 1 or not value:
+                    return ""
+                return unescape(value, self._esc, self._seps) if self._esc in value else value
         reps = self.reps(n)
         if len(reps) < rep or len(reps[rep - 1]) < comp:
             return ""
         subs = reps[rep - 1][comp - 1]
         return subs[sub - 1] if len(subs) >= sub else ""
-
-    def _text(self, value: str) -> str:
-        return unescape(value, self._esc, self._seps) if self._esc in value else value
 
 
 class Message:
@@ -60,12 +85,15 @@ class Message:
         text = text.strip("\r\n")
         check_header(text)
         try:
-            parsed = hl7.parse(text)
+            parsed = hl7.parse(text, factory=_PlainLists)
         except (ParseException, IndexError, ValueError) as exc:
             raise IngestError(f"The message cannot be parsed: {exc}", location="MSH") from None
         self.text = text
         seps = parsed.separators  # segment, field, repetition, component, subcomponent
         self.segments = [Segment(s, parsed.esc, seps) for s in parsed]
+        self._by_id: dict[str, list[Segment]] = {}
+        for seg in self.segments:
+            self._by_id.setdefault(seg.id, []).append(seg)
         self.msh = self.segments[0]
         self.type = self.msh.get(9, 1).upper()
         self.event = self.msh.get(9, 2).upper()
@@ -96,10 +124,11 @@ class Message:
         return f"{self.type}^{self.event}" if self.event else self.type
 
     def first(self, seg_id: str) -> Segment | None:
-        return next((s for s in self.segments if s.id == seg_id), None)
+        found = self._by_id.get(seg_id)
+        return found[0] if found else None
 
     def all(self, seg_id: str) -> list[Segment]:
-        return [s for s in self.segments if s.id == seg_id]
+        return list(self._by_id.get(seg_id, ()))
 
     def need(self, seg_id: str) -> Segment:
         seg = self.first(seg_id)

@@ -8,6 +8,7 @@ zone every member runs on; FHIR needs a zone on any dateTime with a time of day.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 from yilian.alliance.codes import BASE, RESIDENT_ID
@@ -72,6 +73,7 @@ def _check_date(date: str, raw: str, location: str) -> None:
 # --- identifiers, names, addresses, telecom --------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)  # a handful of (member, kind) pairs, asked for by every resource of every message
 def member_system(member: str | None, what: str) -> str:
     """An identifier system for something a member numbers itself (visits, orders, reports...)."""
     return f"{BASE}/NamingSystem/{member or 'unknown'}/{quote(what, safe='')}"
