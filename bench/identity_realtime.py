@@ -3,7 +3,9 @@ scoring, decision), of indexing it (features, keys, links, persons), and of a wh
 the router (the Patient stored, matched, its golden Person written, the request audited).
 
 The index is filled directly (features and keys bulk-inserted) with a synthetic population; the arriving
-records are held-out registrations of the same residents (so most have a match in the index).
+records are held-out registrations of the same residents (so most have a match in the index). The same
+run is made twice, each on its own database: identifiers in clear, and sealed (`encrypt_identifiers`:
+the store's records and the index's features sealed, keys and terms as keyed hashes).
 
     .venv/bin/python -m bench.identity_realtime --size 1000000
 """
@@ -11,20 +13,23 @@ records are held-out registrations of the same residents (so most have a match i
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
-
-import orjson
+from pathlib import Path
 
 from bench.common import emit, fresh_gate, machine, percentiles
+from yilian.config import Settings
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
 from yilian.gate.caller import Caller
 from yilian.identity import block, realtime
 from yilian.identity import model as models
 from yilian.identity.normalize import features
+from yilian.identity.sealing import DEMOGRAPHICS, FEATURES, dump, stored_key, stored_term
 from yilian.identity.settings import PERSON_SPEC
 from yilian.identity.synthetic import build_population
-from yilian.store import dialect
+from yilian.store import dialect, schema
+from yilian.wiring import build_gate
 
 MEMBER = Caller("his", "HIS", "m-community-1", frozenset({"member-system"}), "TREAT")
 
@@ -55,14 +60,14 @@ def fill(gate, patients: list[tuple[str, dict]]) -> None:  # noqa: ANN001
                         member,
                         p["id"],
                         True,
-                        orjson.dumps(f).decode(),
-                        orjson.dumps(demo).decode(),
-                        f.get("name_chars"),
-                        f.get("name_key"),
+                        dump(conn, FEATURES, p["id"], f),
+                        dump(conn, DEMOGRAPHICS, p["id"], demo),
+                        stored_term(conn, "name_chars", f.get("name_chars")),
+                        stored_term(conn, "name_key", f.get("name_key")),
                         time.time(),
                     )
                 )
-                keys.extend((k, p["id"]) for k in block.keys(PERSON_SPEC, f))
+                keys.extend((stored_key(conn, k), p["id"]) for k in block.keys(PERSON_SPEC, f))
             dialect.insert_many(conn, "mpi_records", cols, records)
             dialect.insert_many(conn, "mpi_keys", ("key", "patient_id"), list(dict.fromkeys(keys)))
 
@@ -77,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=100_000, help="records in the index")
     parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--database-url")
+    parser.add_argument("--database-url", help="PostgreSQL (emptied first): the clear run only")
     args = parser.parse_args()
     emit(run(args.size, args.queries, args.database_url))
 
@@ -85,7 +90,28 @@ def main() -> None:
 def run(size: int = 100_000, queries: int = 500, database_url: str | None = None) -> dict:
     pop = build_population(size + queries, seed=5)
     indexed, arriving = pop.patients[:size], pop.patients[size:][:queries]
-    gate = fresh_gate(database_url)
+    out = {"bench": "identity_realtime", "indexed_records": size}
+    out["clear"] = run_one(fresh_gate(database_url), indexed, arriving)
+    if database_url is None:
+        out["sealed"] = run_one(sealed_gate(), indexed, arriving)
+    return {**out, **machine()}
+
+
+def sealed_gate():  # noqa: ANN201 - a Gate
+    """A new SQLite database whose gate seals identifiers (keys in its own folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="yilian-bench-"))
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'bench.db'}",
+        encrypt_identifiers=True,
+        key_dir=str(folder / "keys"),
+        _env_file=None,
+    )
+    gate = build_gate(settings)
+    schema.upgrade(gate.engine)
+    return gate
+
+
+def run_one(gate, indexed: list, arriving: list) -> dict:  # noqa: ANN001
     started = time.perf_counter()
     fill(gate, indexed)
     fill_s = time.perf_counter() - started
@@ -112,14 +138,11 @@ def run(size: int = 100_000, queries: int = 500, database_url: str | None = None
             timed(lambda body=body: handle(gate, MEMBER, FhirRequest("POST", "Patient", body=body)))
         )
     return {
-        "bench": "identity_realtime",
-        "indexed_records": size,
         "fill_index_s": round(fill_s, 1),
         "match": percentiles(match_ms),
         "index_and_link": percentiles(arrive_ms),
         "register_through_router": percentiles(register_ms),
         "database": gate.engine.dialect.name,
-        **machine(),
     }
 
 

@@ -101,6 +101,18 @@ def test_a_newborn_registered_under_the_mothers_id_is_not_linked_to_her(fhir, ga
     assert links.AUTO not in statuses(gate).values()
 
 
+def test_a_newborn_under_the_mothers_name_and_id_without_a_birth_date_is_not_linked_to_her(fhir, gate):
+    """The million-record batch's false links: 刘芳之女 with the mother's ID, phone and address and no
+    birth date showed nothing to tell her from the mother; the name says whose child she is."""
+    mother_rid = resident_id("330108", "1992-07-15", 222)
+    mother = register(fhir, A, patient("刘芳", birth="1992-07-15", sex="female", rid=mother_rid, mrn="A1"))
+    baby = register(fhir, B, patient("刘芳之女", birth=None, sex="female", rid=mother_rid, mrn="B1"))
+    assert person_of(gate, baby) != person_of(gate, mother)
+    with gate.engine.connect() as conn:
+        assert index.get(conn, baby).features["guardian_rid"] == mother_rid
+    assert links.AUTO not in statuses(gate).values()
+
+
 def test_the_same_valid_id_with_a_conflicting_sex_goes_to_review(fhir, gate):
     rid = resident_id("330108", "1980-01-20", 135)  # male
     a = register(fhir, A, patient("赵明", birth=None, sex="male", rid=rid, mrn="A1"))

@@ -46,4 +46,6 @@ def reseal(engine: Engine, codec: IdentifierCodec) -> int:
         return codec.seal(row.type, codec.open(row.type, content))
 
     rewrite_all(engine, resealed)
-    return done
+    from yilian.identity.sealing import reseal_index  # the master patient index's own copies
+
+    return done + reseal_index(engine, codec)

@@ -38,7 +38,7 @@ class SealReport:
     sealed: int = 0  # rows sealed by this run
     already: int = 0  # rows found sealed (by an earlier run, or written under the codec)
     nothing: int = 0  # rows without an identifying element
-    index_rows: int = 0  # keyed-hash index rows written
+    index_rows: int = 0  # keyed-hash search-index rows written, and master-patient-index rows sealed
 
 
 @dataclass
@@ -80,6 +80,9 @@ def seal(engine: Engine, codec: IdentifierCodec, progress: Progress | None = Non
         return orjson.dumps(codec.seal_resource(resource))
 
     rewrite_all(engine, sealed, progress)
+    from yilian.identity.sealing import reseal_index  # the master patient index keeps its own copies
+
+    report.index_rows += reseal_index(engine, codec)
     return report
 
 

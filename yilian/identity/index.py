@@ -1,5 +1,7 @@
 """The real-time index in the database: records with their features, blocking keys, candidate look-up
 and term frequencies. Everything runs on the caller's connection, so index rows commit with the Patient.
+With `encrypt_identifiers` on, features and demographics are stored sealed and keys and terms as keyed
+hashes (sealing.py); this module is where they are sealed and opened.
 """
 
 from __future__ import annotations
@@ -7,11 +9,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy import Connection, and_, delete, func, select, update
 
 from yilian.identity import block
 from yilian.identity.compare import Spec
+from yilian.identity.sealing import DEMOGRAPHICS, FEATURES, dump, load, stored_key, stored_term
 from yilian.identity.tables import mpi_keys, mpi_records
 
 R, K = mpi_records.c, mpi_keys.c
@@ -33,31 +35,37 @@ class Indexed:
 
 def get(conn: Connection, patient_id: str) -> Indexed | None:
     row = conn.execute(select(mpi_records).where(R.patient_id == patient_id)).first()
-    return _indexed(row) if row else None
+    return _indexed(conn, row) if row else None
 
 
 def get_many(conn: Connection, patient_ids: list[str]) -> list[Indexed]:
     out: list[Indexed] = []
     for i in range(0, len(patient_ids), 500):
         rows = conn.execute(select(mpi_records).where(R.patient_id.in_(patient_ids[i : i + 500])))
-        out.extend(_indexed(r) for r in rows)
+        out.extend(_indexed(conn, r) for r in rows)
     return out
 
 
 def members_of(conn: Connection, person_id: str) -> list[Indexed]:
-    return [_indexed(r) for r in conn.execute(select(mpi_records).where(R.person_id == person_id))]
+    return [_indexed(conn, r) for r in conn.execute(select(mpi_records).where(R.person_id == person_id))]
 
 
-def _indexed(row) -> Indexed:  # noqa: ANN001 - a Row
+def _indexed(conn: Connection, row) -> Indexed:  # noqa: ANN001 - a Row
     return Indexed(
         row.patient_id,
         row.version,
         row.member,
         row.person_id,
         row.active,
-        orjson.loads(row.features),
-        orjson.loads(row.demographics),
+        load(conn, FEATURES, row.patient_id, row.features),
+        load(conn, DEMOGRAPHICS, row.patient_id, row.demographics),
     )
+
+
+def active_features(conn: Connection) -> list[dict]:
+    """Every active record's features with its id as `uid` (the batch linkage's input)."""
+    rows = conn.execute(select(R.patient_id, R.features).where(R.active))
+    return [{**load(conn, FEATURES, pid, f), "uid": pid} for pid, f in rows]
 
 
 def put(conn: Connection, spec: Spec, rec: Indexed, exists: bool) -> None:
@@ -67,10 +75,10 @@ def put(conn: Connection, spec: Spec, rec: Indexed, exists: bool) -> None:
         "member": rec.member,
         "person_id": rec.person_id,
         "active": rec.active,
-        "features": orjson.dumps(rec.features).decode(),
-        "demographics": orjson.dumps(rec.demographics).decode(),
-        "name_chars": (rec.features.get("name_chars") or None),
-        "name_key": rec.features.get("name_key"),
+        "features": dump(conn, FEATURES, rec.patient_id, rec.features),
+        "demographics": dump(conn, DEMOGRAPHICS, rec.patient_id, rec.demographics),
+        "name_chars": stored_term(conn, "name_chars", rec.features.get("name_chars") or None),
+        "name_key": stored_term(conn, "name_key", rec.features.get("name_key")),
         "updated": time.time(),
     }
     if exists:
@@ -80,9 +88,8 @@ def put(conn: Connection, spec: Spec, rec: Indexed, exists: bool) -> None:
         conn.execute(mpi_records.insert().values(patient_id=rec.patient_id, **values))
     wanted = identifier_keys(rec.demographics) + (block.keys(spec, rec.features) if rec.active else [])
     if wanted:
-        conn.execute(
-            mpi_keys.insert(), [{"key": k, "patient_id": rec.patient_id} for k in dict.fromkeys(wanted)]
-        )
+        stored = dict.fromkeys(stored_key(conn, k) for k in wanted)
+        conn.execute(mpi_keys.insert(), [{"key": k, "patient_id": rec.patient_id} for k in stored])
 
 
 def identifier_keys(demographics: dict) -> list[str]:
@@ -104,7 +111,8 @@ def candidates(conn: Connection, keys: list[str], exclude: str | None = None) ->
     """Active records sharing a blocking key, skipping keys shared by too many records to mean anything."""
     found: dict[str, None] = {}
     for key in keys:
-        ids = conn.execute(select(K.patient_id).where(K.key == key).limit(MAX_BLOCK + 1)).scalars().all()
+        stored = stored_key(conn, key)
+        ids = conn.execute(select(K.patient_id).where(K.key == stored).limit(MAX_BLOCK + 1)).scalars().all()
         if len(ids) <= MAX_BLOCK:
             found.update(dict.fromkeys(ids))
     found.pop(exclude, None)
@@ -112,7 +120,7 @@ def candidates(conn: Connection, keys: list[str], exclude: str | None = None) ->
 
 
 def by_identifier(conn: Connection, system: str | None, value: str) -> list[str]:
-    key = block.identifier_key(system, value)
+    key = stored_key(conn, block.identifier_key(system, value))
     return list(conn.execute(select(K.patient_id).where(K.key == key)).scalars())
 
 
@@ -131,8 +139,9 @@ class Frequencies:
         if value is None or column not in ("name_chars", "name_key"):
             return None
         if (column, value) not in self.cache:
+            stored = stored_term(self.conn, column, value)
             n = self.conn.execute(
-                select(func.count()).select_from(mpi_records).where(and_(R[column] == value, R.active))
+                select(func.count()).select_from(mpi_records).where(and_(R[column] == stored, R.active))
             ).scalar_one()
             self.cache[(column, value)] = (n + 1) / (total(self.conn) + SMOOTHING)
         return self.cache[(column, value)]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-import orjson
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
+from yilian.identity.sealing import EVIDENCE, dump, load, pair_id
 from yilian.identity.tables import mpi_links
 
 L = mpi_links.c
@@ -50,7 +50,7 @@ def put(
 
         values.update(weight=weight, probability=probability(weight))
     if evidence is not None:
-        values["evidence"] = orjson.dumps(evidence).decode()
+        values["evidence"] = dump(conn, EVIDENCE, pair_id(a, b), evidence)
     if reasons:
         values["reasons"] = " ".join(reasons)
     if before is None:
@@ -100,6 +100,11 @@ def open_reviews(conn: Connection, limit: int = 50, offset: int = 0) -> list:
         .limit(limit)
         .offset(offset)
     ).all()
+
+
+def evidence_of(conn: Connection, row) -> list:  # noqa: ANN001 - an mpi_links Row
+    """The evidence per field the matcher recorded for a pair (opened when sealed)."""
+    return load(conn, EVIDENCE, pair_id(row.a, row.b), row.evidence) if row.evidence else []
 
 
 def by_id(conn: Connection, link_id: int):  # noqa: ANN201 - a Row or None

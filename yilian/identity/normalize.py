@@ -33,7 +33,7 @@ def features(patient: dict) -> dict:
     f: dict = {}
     f.update(_name_features(patient.get("name") or []))
     f.update(_birth_and_sex(patient))
-    f.update(_id_features(patient.get("identifier") or [], f["birth"], f["sex"]))
+    f.update(_id_features(patient.get("identifier") or [], f["birth"], f["sex"], f.get("placeholder_name")))
     f["phones"] = phones(patient.get("telecom") or []) or None
     f["addr"], f["addr_full"] = address(patient.get("address") or [])
     return f
@@ -48,8 +48,9 @@ def _name_features(names: list[dict]) -> dict:
     out = dict.fromkeys(("name_chars", "family_chars", "given_chars", "family_py", "given_py"))
     keys: list[str] = []
     if chinese is not None and is_placeholder(_text(chinese)):
-        chinese = None  # 王芳之女: a newborn registered under the mother's name has no name of its own yet
-        out["placeholder_name"] = True
+        # 王芳之女: a newborn registered under the mother's name has no name of its own yet
+        out["placeholder_name"] = "child" if is_child_placeholder(_text(chinese)) else True
+        chinese = None
     if chinese is not None:
         family, given = _chinese_parts(chinese)
         out.update(name_chars=family + given, family_chars=family, given_chars=given or None)
@@ -68,11 +69,16 @@ def _name_features(names: list[dict]) -> dict:
     return out
 
 
-PLACEHOLDERS = ("之子", "之女", "之婴", "婴儿", "新生儿", "无名氏", "不详", "未知")
+CHILD_PLACEHOLDERS = ("之子", "之女", "之婴", "婴儿", "新生儿")  # someone's baby, not yet named
+PLACEHOLDERS = (*CHILD_PLACEHOLDERS, "无名氏", "不详", "未知")
 
 
 def is_placeholder(text: str) -> bool:
     return any(p in text for p in PLACEHOLDERS)
+
+
+def is_child_placeholder(text: str) -> bool:
+    return any(p in text for p in CHILD_PLACEHOLDERS)
 
 
 def _ordered(names: list[dict]) -> list[dict]:
@@ -132,12 +138,16 @@ def _births(birth: str | None) -> list[str] | None:
     return [birth, other] if other else [birth]
 
 
-def _id_features(identifiers: list[dict], birth: str | None, sex: str | None) -> dict:
+def _id_features(
+    identifiers: list[dict], birth: str | None, sex: str | None, placeholder: object = None
+) -> dict:
     raw = next((i.get("value") for i in identifiers if is_resident_id(i)), None)
     parsed = resident_id.parse(raw)
     if parsed is None:
         return {"rid": None, "rid_ok": None, "rid_state": None, "rid14": None}
     state = resident_id.consistency(parsed, birth, sex) if parsed.valid else "invalid"
+    if placeholder == "child":  # 王芳之女 holds the mother's ID, even with no birth date to show it
+        state = "conflict"
     if state == "conflict":  # someone else's ID (a newborn's record under the mother's): not evidence
         return {"rid": None, "rid_ok": None, "rid_state": state, "rid14": None, "guardian_rid": parsed.value}
     return {"rid": parsed.value, "rid_ok": parsed.valid, "rid_state": state, "rid14": parsed.value[:14]}

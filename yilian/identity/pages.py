@@ -4,7 +4,6 @@ user; the decision is the Patient/$mpi-review operation, so it is checked, recor
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse
 
@@ -52,16 +51,16 @@ def reviews(request: Request, user: User = Depends(signed_in)) -> HTMLResponse:
         return error_page(request, forbidden("Only an MPI steward or administrator reviews matches"), user)
     gate, caller = request.app.state.gate, user.caller()
     with gate.engine.connect() as conn:
-        rows = links.open_reviews(conn, limit=30)
+        rows = [(row, links.evidence_of(conn, row)) for row in links.open_reviews(conn, limit=30)]
     pairs = []
     try:
-        for row in rows:
+        for row, evidence in rows:
             pairs.append(
                 {
                     "id": row.id,
                     "weight": row.weight,
                     "reasons": (row.reasons or "").split(),
-                    "evidence": orjson.loads(row.evidence) if row.evidence else [],
+                    "evidence": evidence,
                     "left": _patient(gate, caller, row.a),
                     "right": _patient(gate, caller, row.b),
                 }

@@ -13,11 +13,11 @@ import time
 import uuid
 from collections import Counter
 
-import orjson
 from sqlalchemy import Connection, delete, select
 
 from yilian.gate.repository import GatedRepository
 from yilian.identity import golden, index, links
+from yilian.identity.sealing import GOLDEN, dump, load
 from yilian.identity.tables import mpi_persons, mpi_records
 
 
@@ -119,7 +119,7 @@ def refresh(conn: Connection, person_ids: set[str]) -> list[tuple[str, dict | No
             mpi_persons.insert().values(
                 person_id=pid,
                 size=len(records),
-                golden=orjson.dumps(fields).decode(),
+                golden=dump(conn, GOLDEN, pid, fields),
                 created=now,
                 updated=now,
             )
@@ -142,7 +142,7 @@ def _assurance(conn: Connection, records: list[index.Indexed]) -> dict[str, str]
 
 def golden_of(conn: Connection, person_id: str) -> dict | None:
     row = conn.execute(select(mpi_persons.c.golden).where(mpi_persons.c.person_id == person_id)).first()
-    return orjson.loads(row.golden) if row else None
+    return load(conn, GOLDEN, person_id, row.golden) if row else None
 
 
 def sync(repo: GatedRepository, touched: set[str]) -> None:

@@ -62,10 +62,7 @@ def _stale(conn: Connection, ids: list[tuple[str, int]]) -> list[str]:
 
 
 def feature_rows(conn: Connection) -> list[dict]:
-    import orjson
-
-    rows = conn.execute(select(mpi_records.c.patient_id, mpi_records.c.features).where(mpi_records.c.active))
-    return [{**orjson.loads(f), "uid": pid} for pid, f in rows]
+    return index.active_features(conn)
 
 
 def train_model(conn: Connection, rows: list[dict], source: str, max_pairs: float = 2e6) -> int:

@@ -3,10 +3,12 @@
 Residents live in households: couples, families whose children share a parent's mobile and the home
 phone, twins with the same birth date and address (often with a shared generation character, 建国 and
 建军), and newborns registered at the community centre under the mother's resident ID (as 王芳之女, or
-under their own name) before they have one. Each resident is registered at one to four members, and each
-registration may differ: no resident ID, a mistyped one (wrong check character, or two digits swapped),
-a name typed in pinyin (sometimes in English order), a homophone typo, day and month swapped, an old
-phone, a short address, a move. A pure function of (size, seed); a million records in under a minute.
+under their own name) before they have one. No child is named after a parent or a sibling (as in life:
+an identical name in one household would make two people indistinguishable on a record without birth
+date or ID). Each resident is registered at one to four members, and each registration may differ: no
+resident ID, a mistyped one (wrong check character, or two digits swapped), a name typed in pinyin
+(sometimes in English order), a homophone typo, day and month swapped, an old phone, a short address, a
+move. A pure function of (size, seed); a million records in under a minute.
 """
 
 from __future__ import annotations
@@ -96,6 +98,14 @@ class _Maker:
             return share + self.rng.choice(pool)
         return "".join(self.rng.choice(pool) for _ in range(self.rng.choice((1, 2, 2, 2))))
 
+    def _unused_given(self, sex: str, taken: set[str], share: str | None = None) -> str:
+        """A given name no one in the household has yet (and now taken)."""
+        given = self.given(sex, share)
+        while given in taken:
+            given = self.given(sex, share)
+        taken.add(given)
+        return given
+
     def person(
         self,
         address,
@@ -160,20 +170,20 @@ class _Maker:
     def children(self, father: Resident, mother: Resident, addr, home: str | None) -> None:  # noqa: ANN001
         rng = self.rng
         phone = mother.mobile or father.mobile
+        taken = {father.given, mother.given}  # a child is never named after a parent or a sibling
         for _ in range(rng.choice((1, 1, 2, 2, 3))):
             sex = rng.choice(("male", "female"))
             newborn = rng.random() < 0.03
             birth = TODAY - timedelta(days=rng.randrange(20, 330)) if newborn else self.birth(1, 17)
-            child = self.person(addr, sex, birth, family=father.family, mobile=phone, home=home)
+            given = self._unused_given(sex, taken)
+            child = self.person(addr, sex, birth, family=father.family, mobile=phone, home=home, given=given)
             if newborn and rng.random() < 0.6:
                 self.ids.discard(child.rid)
                 child.rid, child.mother = None, mother
             if rng.random() < 0.12:  # twins: same birth date, consecutive IDs, often a generation name
                 share = child.given[0] if len(child.given) == 2 and rng.random() < 0.4 else None
                 twin_sex = rng.choice(("male", "female"))
-                twin_given = self.given(twin_sex, share)
-                while twin_given == child.given:
-                    twin_given = self.given(twin_sex, share)
+                twin_given = self._unused_given(twin_sex, taken, share)
                 twin = self.person(
                     addr,
                     twin_sex,

@@ -56,6 +56,14 @@ def test_a_placeholder_name_is_not_a_name():
     assert f["name_keys"] is None and f["placeholder_name"]
 
 
+def test_a_childs_placeholder_name_sets_the_id_aside_even_without_a_birth_date():
+    mother = make_id("330108", "1992-07-15", 222)
+    baby = features(patient("王芳之女", birth=None, sex="female", rid=mother))
+    assert baby["rid"] is None and baby["rid_state"] == "conflict" and baby["guardian_rid"] == mother
+    unknown = features(patient("无名氏", birth=None, sex="female", rid=mother))  # not someone's child
+    assert unknown["rid"] == mother and unknown["rid_state"] != "conflict"
+
+
 def test_resident_id_check_character_birth_and_sex():
     rid = make_id("330108", "1960-03-08", 137)
     parsed = resident_id.parse(rid.lower())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from yilian.identity.normalize import features
-from yilian.identity.synthetic import build_population
+from yilian.identity.synthetic import _Maker, build_population
 
 
 def test_deterministic_by_seed():
@@ -25,3 +25,14 @@ def test_it_has_the_hard_cases():
         households.setdefault((f["birth"], f["addr"], f["family_py"]), set()).add(pop.truth[p["id"]])
     assert sum(1 for people in households.values() if len(people) > 1) > 20  # twins: birth date, address
     assert len(pop.truth) == len(pop.patients) and pop.residents < len(pop.patients)
+
+
+def test_no_one_shares_a_given_name_with_someone_in_their_household():
+    """Two people of one household with one name would be indistinguishable on a record without birth date
+    and ID (a father and son both 徐国 made the 100,000-record batch's false links): no family does that."""
+    maker = _Maker(99)
+    for _ in range(3000):
+        start = len(maker.people)
+        maker.household()
+        names = [p.family + p.given for p in maker.people[start:]]
+        assert len(names) == len(set(names)), names
