@@ -2,9 +2,10 @@
 
 A transaction is all-or-nothing in one database transaction. It is planned first (transaction_plan.py:
 identities, references, validation and prepared rows, none of which needs the database; a bulk loader
-plans in worker processes and hands the plan over), then applied here: conditional creates are matched
-and references moved to their matches, then DELETE, POST (all creates in one batch), PUT and GET run in
-that order. A batch runs each entry on its own, in a savepoint, and reports each entry's outcome.
+plans in worker processes and hands the plan over), then applied here: conditional creates, PUTs and
+DELETEs are matched (one lookup for all) and references moved to their matches, then DELETE, POST (all
+creates in one batch), PUT and GET run in that order. A batch runs each entry on its own, in a savepoint,
+and reports each entry's outcome.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 
 from yilian.fhir.messages import FhirRequest, FhirResponse, http_date
 from yilian.fhir.outcomes import FhirError, bad_request, forbidden
-from yilian.fhir.transaction_plan import Plan, Step, parse_entry, plan_transaction
+from yilian.fhir.transaction_plan import Plan, Step, criteria_of, parse_entry, plan_transaction
 from yilian.gate.repository import GatedRepository
 from yilian.store.repository import Stored
 
@@ -42,7 +43,7 @@ def process(repo: GatedRepository, req: FhirRequest) -> FhirResponse:
 def apply(repo: GatedRepository, plan: Plan) -> FhirResponse:
     """Write a planned transaction inside the repository's transaction."""
     base = repo.settings.base_url
-    _match_conditional_creates(repo, plan)
+    _match_conditions(repo, plan)
     results: dict[int, dict] = {}
     for step in plan.steps:
         if step.method == "DELETE":
@@ -69,15 +70,25 @@ def apply(repo: GatedRepository, plan: Plan) -> FhirResponse:
     return FhirResponse(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": ordered})
 
 
-def _match_conditional_creates(repo: GatedRepository, plan: Plan) -> None:
-    """Find each ifNoneExist match; move the other entries' references from its provisional id to it."""
+def _match_conditions(repo: GatedRepository, plan: Plan) -> None:
+    """Find what each conditional entry's criteria match (all in one lookup): a conditional create that
+    matches is not written, a conditional PUT updates its match, a conditional DELETE deletes it; the
+    other entries' references move from the provisional ids to the matches."""
+    conditional = [(step, criteria) for step in plan.steps if (criteria := criteria_of(step)) is not None]
+    plan.look_up(repo, [criteria for _step, criteria in conditional])
     moved: dict[str, str] = {}
-    for step in plan.posts():
-        if step.condition is not None:
-            where = f"Bundle.entry[{step.index}] ifNoneExist"
-            step.existing = repo.find_one(step.rtype, step.condition, where)
-            if step.existing is not None:
-                moved[f"{step.rtype}/{step.rid_id}"] = step.existing.reference
+    for step, criteria in conditional:
+        kind = "ifNoneExist" if step.method == "POST" else f"conditional {step.method}"
+        found = plan.match(criteria, f"Bundle.entry[{step.index}] {kind}")
+        if step.method == "POST":
+            step.existing = found
+        elif step.method == "DELETE":
+            step.rid_id = found.id if found else None
+        if found is not None and step.method != "DELETE":
+            moved[f"{step.rtype}/{step.rid_id}"] = found.reference
+            if step.method == "PUT":
+                step.rid_id = step.resource["id"] = found.id
+    plan.found.clear()  # the writes that follow make them stale
     matched = {step.key for step in plan.posts() if step.existing is not None}
     plan.batch.drop(matched)
     if moved:

@@ -5,7 +5,8 @@ A plan parses the entries, gives every POST a provisional id (a conditional crea
 in the database, and references are then moved to it), rewrites `urn:uuid:` references, validates every
 resource, and prepares the creates (stamped JSON and index rows, column-wise in one PreparedBatch that the
 store inserts with one statement per table; a prepared create keeps only its key into the batch, which
-keeps plans small to send between processes). Conditional PUT/DELETE and conditional
+keeps plans small to send between processes). Conditional PUT/DELETE are matched when the plan is
+applied, as conditional creates are (a conditional PUT has a provisional id till then). Conditional
 references need searches: with no database at hand planning stops with NeedsDatabase and the router plans
 again inside the transaction, with the repository as the resolver.
 """
@@ -18,11 +19,11 @@ from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from yilian.fhir.interactions import check_resource
-from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resource
+from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resource, multiple_matches
 from yilian.fhir.validation import is_known_resource_type
 from yilian.gate import policy, writes
 from yilian.gate.caller import Caller
-from yilian.store.repository import Stored, new_id, new_ids
+from yilian.store.repository import Stored, new_ids
 from yilian.store.rows import PreparedBatch, member_of
 
 METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
@@ -31,9 +32,14 @@ METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
 class Resolver(Protocol):
     def find_one(self, rtype: str, pairs: list[tuple[str, str]], what: str) -> Stored | None: ...
 
+    def find_all(self, criteria: list[tuple[str, list[tuple[str, str]]]]) -> list[list[Stored]]: ...
+
+
+Criteria = tuple[str, tuple[tuple[str, str], ...]]  # (resource type, search pairs) of a conditional entry
+
 
 class NeedsDatabase(Exception):
-    """Planning met a conditional PUT/DELETE or reference and has no database to search."""
+    """Planning met a conditional reference and has no database to search."""
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Step:
     condition: list[tuple[str, str]] | None = None  # a POST's ifNoneExist criteria
     key: int | None = None  # a prepared POST: its key in the plan's batch
     existing: Stored | None = None  # what a conditional create matched: nothing to write
+    deferred: bool = False  # a conditional PUT/DELETE: its target is looked up when the plan is applied
 
 
 @dataclass
@@ -59,17 +66,40 @@ class Plan:
     # A conditional create's provisional "Type/id" -> the entries whose references were rewritten to it
     # (if the create matches, only those need moving to the match).
     mentions: dict[str, list[int]] = field(default_factory=dict)
+    # The matches of the conditional entries' criteria, looked up together when the plan is applied.
+    found: dict[Criteria, list[Stored]] = field(default_factory=dict)
 
     def posts(self) -> list[Step]:
         return [s for s in self.steps if s.method == "POST"]
+
+    def look_up(self, resolver: Resolver, criteria: list[Criteria]) -> None:
+        """Find the matches of all `criteria` not yet looked up, in one go."""
+        wanted = list(dict.fromkeys(c for c in criteria if c not in self.found))
+        if wanted:
+            hits = resolver.find_all([(rtype, list(pairs)) for rtype, pairs in wanted])
+            self.found.update(zip(wanted, hits, strict=True))
+
+    def match(self, criteria: Criteria, what: str) -> Stored | None:
+        """The one resource a looked-up criteria matched, or None; two or more is an error (412)."""
+        hits = self.found[criteria]
+        if len(hits) > 1:
+            raise multiple_matches(what)
+        return hits[0] if hits else None
+
+
+def criteria_of(step: Step) -> Criteria | None:
+    """The criteria of a conditional entry (ifNoneExist, conditional PUT or DELETE), else None."""
+    if step.condition is not None:
+        return step.rtype, tuple(step.condition)
+    return (step.rtype, tuple(step.query)) if step.deferred else None
 
 
 def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = None) -> Plan:
     """Plan a transaction's entries; raises FhirError for a bad Bundle, NeedsDatabase without a resolver
     when a search is needed."""
     plan = Plan([parse_entry(i, e) for i, e in enumerate(entries)], caller)
-    refs = _assign_identities(plan.steps, resolver)
-    provisional = {f"{s.rtype}/{s.rid_id}" for s in plan.steps if s.condition is not None}
+    refs = _assign_identities(plan.steps)
+    provisional = {f"{s.rtype}/{s.rid_id}" for s in plan.steps if s.condition is not None or s.deferred}
     problems: list[Problem] = []
     for step in plan.steps:
         if step.resource is None:
@@ -117,33 +147,26 @@ def parse_entry(i: int, entry: dict) -> Step:
     return step
 
 
-def _assign_identities(steps: list[Step], resolver: Resolver | None) -> dict[str, str]:
-    """Give every entry its Type/id (provisional for POSTs); map each fullUrl to it."""
+def _assign_identities(steps: list[Step]) -> dict[str, str]:
+    """Give every entry its Type/id (provisional for POSTs and conditional PUTs: applying moves them to
+    what their criteria match); map each fullUrl to it."""
     refs: dict[str, str] = {}
-    fresh = iter(new_ids(sum(1 for step in steps if step.method == "POST")))
+    fresh = iter(new_ids(sum(1 for step in steps if step.method in ("POST", "PUT"))))
     for step in steps:
         if step.method == "POST":
             step.rid_id = next(fresh)
         elif step.method in ("PUT", "DELETE") and step.rid_id is None:
-            step.rid_id = _conditional_target(step, resolver)
+            if not step.query:
+                where = f"Bundle.entry[{step.index}].request.url"
+                raise bad_request(f"{step.method} needs an id or search criteria", location=where)
+            step.deferred = True
+            step.rid_id = next(fresh) if step.method == "PUT" else None
         if step.method == "PUT":
             step.resource["id"] = step.rid_id
         full_url = step.entry.get("fullUrl")
         if full_url and step.rid_id:
             refs[full_url] = f"{step.rtype}/{step.rid_id}"
     return refs
-
-
-def _conditional_target(step: Step, resolver: Resolver | None) -> str | None:
-    where = f"Bundle.entry[{step.index}]"
-    if not step.query:
-        raise bad_request(f"{step.method} needs an id or search criteria", location=f"{where}.request.url")
-    if resolver is None:
-        raise NeedsDatabase(where)
-    found = resolver.find_one(step.rtype, step.query, f"{where} conditional {step.method}")
-    if found:
-        return found.id
-    return new_id() if step.method == "PUT" else None
 
 
 def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | None) -> set[str]:

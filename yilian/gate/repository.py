@@ -183,6 +183,40 @@ class GatedRepository:
             params["system"] = system
         return repository.run_lookup(self.conn, stmt, params)
 
+    def find_all(self, criteria: Sequence[tuple[str, list[tuple[str, str]]]]) -> list[list[Stored]]:
+        """`find` for many criteria (rtype, pairs) at once: the plain token ones (nearly every conditional
+        create and update an ingest feed sends) in one statement, the others one by one."""
+        found: list[list[Stored] | None] = [None] * len(criteria)
+        tokens: dict[int, tuple[str, str, str | None, str]] = {}
+        if codec_of(self.conn) is None:  # sealed identifiers: parse() hashes them
+            for i, (rtype, pairs) in enumerate(criteria):
+                token = _single_token(rtype, pairs)
+                if token is not None:
+                    tokens[i] = (rtype, *token)
+        if len(tokens) > 1:
+            for i, hits in zip(tokens, self._find_by_tokens(list(tokens.values())), strict=True):
+                found[i] = hits
+        return [hits if hits is not None else self.find(*criteria[i]) for i, hits in enumerate(found)]
+
+    def _find_by_tokens(self, lookups: list[tuple[str, str, str | None, str]]) -> list[list[Stored]]:
+        """Up to two matches of each `rtype?code=[system|]value`, in the caller's scope, in one statement."""
+        stmt = self._token_statements.get("many")
+        if stmt is None:
+            stmt = self._token_statements["many"] = repository.tokens_lookup(self.scope)
+        keys = [param_key(rtype, code) for rtype, code, _system, _value in lookups]
+        rows = repository.run_tokens_lookup(
+            self.conn, stmt, sorted(set(keys)), sorted({value for *_, value in lookups})
+        )
+        out = []
+        for key, (rtype, _code, system, value) in zip(keys, lookups, strict=True):
+            hits: dict[int, Stored] = {}
+            for param, row_system, row_value, stored in rows:  # in rid order
+                same = param == key and row_value == value and stored.type == rtype
+                if same and (system is None or row_system == system):
+                    hits.setdefault(stored.rid, stored)
+            out.append(list(hits.values())[:2])
+        return out
+
     def find_one(self, rtype: str, pairs: list[tuple[str, str]], what: str) -> Stored | None:
         hits = self.find(rtype, pairs)
         if len(hits) > 1:

@@ -2,7 +2,7 @@
 
 With workers, each source is parsed, validated and prepared (a transaction plan: stamped JSON and index
 rows) in a worker process while this process, the one writer, applies the previous plans through the
-router. Sources whose plans need database searches (conditional PUTs or references) are sent through the
+router. Sources whose plans need database searches (conditional references) are sent through the
 router whole, as are all sources when there are no workers. Either way every write passes the gate.
 
 The writer is the narrow part, so it does little else: a thread reads (decompresses) the sources and

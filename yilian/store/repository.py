@@ -44,6 +44,7 @@ from yilian.store.rows import (
     batch_of,
     prepare,
 )
+from yilian.store.search.derived import covering_keys
 from yilian.store.tables import (
     INDEX_TABLES,
     compartment,
@@ -418,6 +419,33 @@ def run_lookup(conn: Connection, stmt, params: dict) -> list[Stored]:  # noqa: A
     return [_stored(row) for row in conn.execute(stmt, params)]
 
 
+def tokens_lookup(scope: ColumnElement[bool]):  # noqa: ANN201
+    """A reusable statement for many token lookups at once (bind the lists `params` and `values`): every
+    visible resource holding one of the values under one of the parameters, as (param, system, value,
+    COLUMNS...) rows in rid order. The caller picks each lookup's matches from them."""
+    tok = idx_token.c
+    return (
+        select(tok.param, tok.system, tok.value, *COLUMNS)
+        .select_from(idx_token.join(resources, R.rid == tok.rid))
+        .where(
+            tok.param.in_(bindparam("params", expanding=True)),
+            tok.value.in_(bindparam("values", expanding=True)),
+            R.deleted == false(),
+            scope,
+        )
+        .order_by(R.rid)
+    )
+
+
+def run_tokens_lookup(conn: Connection, stmt, params: list[int], values: list[str]) -> list[tuple]:  # noqa: ANN001
+    """(param, system, value, Stored) for each row `tokens_lookup` finds."""
+    rows = conn.execute(stmt, {"params": params, "values": values})
+    return [
+        (param, system, value, Stored(*cols[:8], method=_method(cols[3], cols[5]), redact=cols[8]))
+        for param, system, value, *cols in rows
+    ]
+
+
 def count(conn: Connection, conditions: Sequence[ColumnElement[bool]]) -> int:
     return int(conn.execute(select(func.count()).select_from(resources).where(*conditions)).scalar_one())
 
@@ -493,7 +521,7 @@ def referenced_by(
     ref = idx_reference.c
     targets = select(ref.target_type, ref.target_id).where(ref.rid.in_(rids))
     if params is not None:
-        targets = targets.where(ref.param.in_(params))
+        targets = targets.where(ref.param.in_(covering_keys(params)))  # rows left out: search/derived.py
     if target_type:
         targets = targets.where(ref.target_type == target_type)
     t = targets.distinct().subquery()
@@ -519,7 +547,7 @@ def referencing(
     )
     sources = select(ref.rid).where(points_at)
     if params is not None:
-        sources = sources.where(ref.param.in_(params))
+        sources = sources.where(ref.param.in_(covering_keys(params)))
     conds = [R.rid.in_(sources), R.deleted == false(), scope]
     if source_type != "*":
         conds.append(R.type == source_type)

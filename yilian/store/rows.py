@@ -10,6 +10,7 @@ import orjson
 
 from yilian.alliance.codes import ACT_CODE, GBT_CATEGORY, GBT_LEVEL, SENSITIVE_ELEMENT, SOURCE_MEMBER
 from yilian.store.search.dates import instant
+from yilian.store.search.derived import drop_column_labels, drop_covered
 from yilian.store.search.extract import IndexRows, compartment_patients, extract
 from yilian.store.search.keys import param_key
 
@@ -117,8 +118,10 @@ def _prepare(
     stamp_meta(resource, rid_id=rid_id, version=version, now=now, member=member)
     rtype = resource["resourceType"]
     found = extract(resource)
-    index = _index_rows(found, key, _param_keys(rtype))
     patients = compartment_patients(resource, found)
+    drop_covered(rtype, found.strings, found.tokens, found.quantities, found.references)
+    drop_column_labels(found.tokens, member, resource["meta"].get("security"))
+    index = _index_rows(found, key, _param_keys(rtype))
     return member, rtype, index, patients, orjson.dumps(resource), label_columns(resource)
 
 

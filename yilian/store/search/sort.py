@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from yilian.store.search.derived import param_codes
 from yilian.store.search.keys import param_key
 from yilian.store.search.params import search_params
 from yilian.store.search.parse import SearchQuery
@@ -38,4 +39,5 @@ def _param_value(rtype: str, code: str, desc: bool):  # noqa: ANN202 - a scalar 
     table, column = SORT_COLUMN.get(kind, (idx_string, "value"))
     col = table.c[column] if not (kind == "date" and desc) else table.c.high
     agg = func.max(col) if desc else func.min(col)
-    return select(agg).where(table.c.rid == R.rid, table.c.param == param_key(rtype, code)).scalar_subquery()
+    keys = [param_key(rtype, c) for c in param_codes(rtype, code)]  # a covered parameter's rows are shared
+    return select(agg).where(table.c.rid == R.rid, table.c.param.in_(keys)).scalar_subquery()

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, false, not_, or_, select
 
 from yilian.fhir.outcomes import bad_request
 from yilian.store import dialect
+from yilian.store.search import derived
 from yilian.store.search.dates import date_range
 from yilian.store.search.keys import param_key
 from yilian.store.search.normalize import normalize_string
@@ -58,22 +59,35 @@ def criterion_condition(resource_type: str, c: Criterion, scope: ColumnElement[b
     table = TABLE_OF_TYPE.get(c.param.type)
     if table is None:
         raise bad_request(f"Searching by {c.param.type} parameter '{c.param.code}' is not supported yet")
-    key = param_key(resource_type, c.param.code)
+    code = c.param.code
     if c.modifier == "missing":
-        present = R.rid.in_(select(table.c.rid).where(table.c.param == key))
+        present = R.rid.in_(select(table.c.rid).where(_param_is(table, resource_type, code)))
+        in_columns = derived.column_present(resource_type, code)
+        if in_columns is not None:
+            present = or_(present, in_columns)
         return not_(present) if c.values[0] == "true" else present
     if c.chain is not None:
-        return _chained(resource_type, key, c, scope)
+        return _chained(resource_type, c, scope)
+    in_columns = None
     if c.param.type == "token" and c.modifier == "text":
-        table, key = idx_string, param_key(resource_type, c.param.code + ":text")
+        table, code = idx_string, code + ":text"
         value_conds = [_string_value(table, v, "contains") for v in c.values]
     else:
         value_conds = [_value_condition(c, table, v) for v in c.values]
-    matches = R.rid.in_(select(table.c.rid).where(table.c.param == key, or_(*value_conds)))
+        in_columns = derived.column_match(resource_type, code, c.values)
+    matches = R.rid.in_(select(table.c.rid).where(_param_is(table, resource_type, code), or_(*value_conds)))
+    if in_columns is not None:
+        matches = or_(matches, in_columns)
     return not_(matches) if c.modifier == "not" else matches
 
 
-def _chained(resource_type: str, key: int, c: Criterion, scope: ColumnElement[bool]) -> ColumnElement[bool]:
+def _param_is(table, resource_type: str, code: str) -> ColumnElement[bool]:  # noqa: ANN001
+    """The rows of a parameter: its own, and those of the parameters covering it (see derived.py)."""
+    keys = [param_key(resource_type, c) for c in derived.param_codes(resource_type, code)]
+    return table.c.param == keys[0] if len(keys) == 1 else table.c.param.in_(keys)
+
+
+def _chained(resource_type: str, c: Criterion, scope: ColumnElement[bool]) -> ColumnElement[bool]:
     from yilian.store.search.params import search_params
 
     target_type, code = c.chain  # type: ignore[misc]
@@ -89,7 +103,11 @@ def _chained(resource_type: str, key: int, c: Criterion, scope: ColumnElement[bo
     targets = select(R.id).where(*target_conds)
     ref = idx_reference.c
     return R.rid.in_(
-        select(ref.rid).where(ref.param == key, ref.target_type == target_type, ref.target_id.in_(targets))
+        select(ref.rid).where(
+            _param_is(idx_reference, resource_type, c.param.code),
+            ref.target_type == target_type,
+            ref.target_id.in_(targets),
+        )
     )
 
 

@@ -1,0 +1,162 @@
+"""A transaction's conditional entries are looked up together (GatedRepository.find_all, one statement for
+the plain token criteria): each still matches exactly what `find` would, within the caller's scope, and
+two matches are still a 412."""
+
+from __future__ import annotations
+
+import pytest
+
+from yilian.fhir.messages import FhirRequest
+from yilian.fhir.outcomes import FhirError
+from yilian.fhir.router import handle
+from yilian.fhir.transaction_plan import plan_transaction
+from yilian.testing.plugin import caller
+
+HIS_A = caller("member-system", "m-a")
+HIS_B = caller("member-system", "m-b")
+MRN = "urn:oid:2.16.156.10011.1.1"
+
+
+def patient(mrn: str, family: str) -> dict:
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": MRN, "value": mrn}],
+        "name": [{"family": family}],
+    }
+
+
+def create(url: str, resource: dict, condition: str) -> dict:
+    return {
+        "fullUrl": url,
+        "resource": resource,
+        "request": {"method": "POST", "url": "Patient", "ifNoneExist": condition},
+    }
+
+
+def transaction(*entries: dict) -> dict:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
+
+
+def statuses(response) -> list[str]:  # noqa: ANN001
+    return [e["response"]["status"] for e in response.resource()["entry"]]
+
+
+def test_many_conditional_entries_match_each_their_own(fhir):
+    a = fhir.as_(HIS_A)
+    a.post("Patient", patient("1", "甲"))
+    a.post("Patient", patient("2", "乙"))
+    bundle = transaction(
+        create("urn:uuid:1", patient("1", "甲"), f"identifier={MRN}|1"),
+        create("urn:uuid:2", patient("2", "乙"), "identifier=2"),  # no system: any system
+        create("urn:uuid:3", patient("3", "丙"), f"identifier={MRN}|3"),
+        create("urn:uuid:4", patient("4", "丁"), "identifier=http://other|1"),  # same value, other system
+        create("urn:uuid:5", patient("5", "戊"), "family=甲&identifier=5"),  # not a single token: alone
+        {
+            "request": {"method": "PUT", "url": f"Patient?identifier={MRN}|2"},
+            "resource": patient("2", "乙二"),
+        },
+    )
+    assert statuses(a.post("", bundle)) == [
+        "200 OK",
+        "200 OK",
+        "201 Created",
+        "201 Created",
+        "201 Created",
+        "200 OK",
+    ]
+    found = {
+        e["resource"]["identifier"][0]["value"]: e["resource"] for e in a.get("Patient").resource()["entry"]
+    }
+    assert sorted(found) == ["1", "2", "3", "4", "5"]
+    assert found["2"]["name"] == [{"family": "乙二"}]
+
+
+def test_a_resource_the_caller_cannot_see_is_never_matched(fhir):
+    fhir.as_(HIS_B).post("Patient", patient("9", "乙"))
+    fhir.as_(HIS_B).post("Patient", patient("8", "乙"))
+    a = fhir.as_(HIS_A)
+    bundle = transaction(
+        create("urn:uuid:9", patient("9", "甲"), f"identifier={MRN}|9"),
+        create("urn:uuid:8", patient("8", "甲"), f"identifier={MRN}|8"),
+    )
+    assert statuses(a.post("", bundle)) == ["201 Created", "201 Created"]
+    assert a.get("Patient").resource()["total"] == 2
+    assert fhir.get(f"Patient?identifier={MRN}|9").resource()["total"] == 2  # one for each member
+
+
+def test_two_matches_fail_the_whole_transaction_with_412(fhir):
+    a = fhir.as_(HIS_A)
+    a.post("Patient", patient("7", "甲"))
+    a.post("Patient", patient("7", "甲"))
+    bundle = transaction(
+        create("urn:uuid:6", patient("6", "丙"), f"identifier={MRN}|6"),
+        create("urn:uuid:7", patient("7", "甲"), f"identifier={MRN}|7"),
+    )
+    with pytest.raises(FhirError) as err:
+        a.post("", bundle)
+    assert err.value.status == 412
+    assert a.get(f"Patient?identifier={MRN}|6").resource()["total"] == 0  # nothing half-written
+
+
+def test_conditional_put_and_delete_are_planned_without_the_database(fhir, gate):
+    a = fhir.as_(HIS_A)
+    existing = a.post("Patient", patient("1", "甲")).resource()["id"]
+    gone = a.post("Patient", patient("2", "乙")).resource()["id"]
+    entries = [
+        {
+            "fullUrl": "urn:uuid:p",
+            "resource": patient("1", "甲二"),
+            "request": {"method": "PUT", "url": f"Patient?identifier={MRN}|1"},
+        },
+        {
+            "fullUrl": "urn:uuid:q",
+            "resource": patient("3", "丙"),
+            "request": {"method": "PUT", "url": f"Patient?identifier={MRN}|3"},
+        },
+        {"request": {"method": "DELETE", "url": f"Patient?identifier={MRN}|2"}},
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "BP"},
+                "subject": {"reference": "urn:uuid:p"},
+            },
+            "request": {"method": "POST", "url": "Observation"},
+        },
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"text": "HR"},
+                "subject": {"reference": "urn:uuid:q"},
+            },
+            "request": {"method": "POST", "url": "Observation"},
+        },
+    ]
+    plan = plan_transaction(entries, HIS_A, resolver=None)  # as a loader's worker plans: no database
+    response = handle(gate, HIS_A, FhirRequest("POST", "", plan=plan))
+    assert statuses(response) == ["200 OK", "201 Created", "204 No Content", "201 Created", "201 Created"]
+    assert a.get(f"Patient/{existing}").resource()["name"] == [{"family": "甲二"}]
+    with pytest.raises(FhirError):
+        a.get(f"Patient/{gone}")
+    created = a.get(f"Patient?identifier={MRN}|3").resource()["entry"][0]["resource"]["id"]
+    subjects = {
+        e["resource"]["code"]["text"]: e["resource"]["subject"]["reference"]
+        for e in a.get("Observation").resource()["entry"]
+    }
+    assert subjects == {"BP": f"Patient/{existing}", "HR": f"Patient/{created}"}
+    assert a.get(f"Observation?subject=Patient/{existing}").resource()["total"] == 1  # index rows moved too
+
+
+def test_a_conditional_put_with_two_matches_is_412(fhir):
+    a = fhir.as_(HIS_A)
+    a.post("Patient", patient("5", "甲"))
+    a.post("Patient", patient("5", "甲"))
+    entry = {
+        "resource": patient("5", "乙"),
+        "request": {"method": "PUT", "url": f"Patient?identifier={MRN}|5"},
+    }
+    with pytest.raises(FhirError) as err:
+        a.post("", transaction(entry, create("urn:uuid:6", patient("6", "丙"), f"identifier={MRN}|6")))
+    assert err.value.status == 412
+    assert a.get(f"Patient?identifier={MRN}|6").resource()["total"] == 0

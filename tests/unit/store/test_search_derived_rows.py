@@ -1,0 +1,112 @@
+"""Which index rows the store leaves out (store/search/derived.py): only those other rows or the resource's
+columns answer exactly; anything the columns could not reproduce keeps its row."""
+
+from __future__ import annotations
+
+from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, GBT_CATEGORY, GBT_LEVEL, SOURCE_MEMBER
+from yilian.gate.labels import label
+from yilian.store.rows import label_columns, prepare
+from yilian.store.search.derived import LABELS_MARKER, drop_column_labels, drop_covered
+from yilian.store.search.keys import param_key
+
+GATE_LABELS = [
+    {"system": GBT_CATEGORY, "code": "MA"},
+    {"system": GBT_LEVEL, "code": "L4"},
+    {"system": CONFIDENTIALITY, "code": "R"},
+]
+
+
+def tokens_after(security: list, member: str | None = "m-a", tags: list | None = None) -> list:
+    tokens = [("_security", s["system"], s["code"]) for s in security]
+    tokens += [("_tag", t["system"], t["code"]) for t in tags or []]
+    tokens.append(("status", None, "final"))
+    drop_column_labels(tokens, member, security)
+    return tokens
+
+
+def test_gate_labels_and_the_member_tag_become_one_marker_row():
+    tags = [{"system": SOURCE_MEMBER, "code": "m-a"}, {"system": "http://other", "code": "x"}]
+    level5 = [GATE_LABELS[0], {"system": GBT_LEVEL, "code": "L5"}, {"system": CONFIDENTIALITY, "code": "V"}]
+    kept = tokens_after([*level5, {"system": ACT_CODE, "code": "HIV"}], tags=tags)
+    assert sorted(kept, key=str) == sorted(
+        [("_tag", "http://other", "x"), ("status", None, "final"), (LABELS_MARKER, None, "L5")], key=str
+    )
+
+
+def test_labels_the_columns_cannot_reproduce_keep_every_row():
+    odd = [
+        [GATE_LABELS[0], GATE_LABELS[1]],  # no confidentiality: a search for R must not find it
+        [GATE_LABELS[0], {"system": GBT_LEVEL, "code": "L04"}, GATE_LABELS[2]],  # not the canonical code
+        [GATE_LABELS[0], GATE_LABELS[1], {"system": CONFIDENTIALITY, "code": "V"}],  # V is not level 4's
+        [*GATE_LABELS, {"system": GBT_CATEGORY, "code": "HS"}],  # two categories, one column
+        [{"system": GBT_CATEGORY, "code": "MAXXX"}, GATE_LABELS[1], GATE_LABELS[2]],  # longer than the column
+        [*GATE_LABELS, {"system": ACT_CODE, "code": "A" * 17}],  # longer than the column
+        [*GATE_LABELS, {"system": ACT_CODE, "code": "HIV"}],  # a sensitivity class below level 5
+    ]
+    for security in odd:
+        kept = tokens_after(security, member=None)
+        assert [t for t in kept if t[0] == "_security"] == [
+            ("_security", s["system"], s["code"]) for s in security
+        ]
+        assert not [t for t in kept if t[0] == LABELS_MARKER]
+
+
+def test_labels_the_gate_writes_always_reduce_to_the_marker():
+    for resource in (
+        {"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "1-8"}]}},
+        {
+            "resourceType": "Condition",
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "B20"}]},
+        },
+        {"resourceType": "Organization"},
+    ):
+        label(resource)
+        kept = tokens_after(resource["meta"]["security"])
+        assert [t for t in kept if t[0] == "_security"] == [], resource["resourceType"]
+        assert [t for t in kept if t[0] == LABELS_MARKER] == [
+            (LABELS_MARKER, None, resource["meta"]["security"][1]["code"])
+        ]
+
+
+def test_a_tag_of_another_member_than_the_column_keeps_its_row():
+    tags = [{"system": SOURCE_MEMBER, "code": "m-b"}]
+    assert ("_tag", SOURCE_MEMBER, "m-b") in tokens_after(GATE_LABELS, member="m-a", tags=tags)
+    assert ("_tag", SOURCE_MEMBER, "m-b") in tokens_after(GATE_LABELS, member=None, tags=tags)
+
+
+def test_combo_rows_keep_only_what_code_and_value_quantity_lack():
+    strings = [("code:text", "glucose"), ("combo-code:text", "glucose"), ("combo-code:text", "systolic")]
+    tokens = [("code", "http://loinc.org", "1-8"), ("combo-code", "http://loinc.org", "1-8")]
+    tokens.append(("combo-code", "http://loinc.org", "8480-6"))
+    quantities = [("value-quantity", 5.0, "http://unitsofmeasure.org", "mmol/L")]
+    quantities += [("combo-value-quantity", 5.0, "http://unitsofmeasure.org", "mmol/L")]
+    quantities += [("combo-value-quantity", 120.0, "http://unitsofmeasure.org", "mm[Hg]")]
+    references = [("subject", "Patient", "p1"), ("patient", "Patient", "p1"), ("subject", "Group", "g1")]
+    drop_covered("Observation", strings, tokens, quantities, references)
+    assert strings == [("code:text", "glucose"), ("combo-code:text", "systolic")]
+    assert tokens == [("code", "http://loinc.org", "1-8"), ("combo-code", "http://loinc.org", "8480-6")]
+    assert [q[0] for q in quantities] == ["value-quantity", "combo-value-quantity"]
+    assert references == [("patient", "Patient", "p1"), ("subject", "Group", "g1")]  # a Group is no patient
+    other = [("combo-code", "s", "v"), ("code", "s", "v")]
+    drop_covered("Condition", [], other, [], [])  # only Observation defines combo-*: nothing dropped
+    assert len(other) == 2
+
+
+def test_prepared_rows_and_columns_of_a_labelled_observation():
+    obs = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1-8"}]},
+        "valueQuantity": {"value": 5, "system": "http://unitsofmeasure.org", "code": "mmol/L"},
+    }
+    label(obs)
+    p = prepare(obs, rid=0, rid_id="o1", version=1, now=0.0, member="m-a")
+    assert p.member == "m-a" and p.labels == label_columns(obs)
+    params = {row[0] for rows in p.index.values() for row in rows}
+    obs["subject"] = {"reference": "Patient/p1"}
+    p = prepare(obs, rid=0, rid_id="o1", version=1, now=0.0, member="m-a")
+    params = {row[0] for rows in p.index.values() for row in rows}
+    for gone in ("_tag", "_security", "combo-code", "combo-code:text", "combo-value-quantity", "subject"):
+        assert param_key("Observation", gone) not in params, gone
+    for kept in ("code", "value-quantity", "patient", LABELS_MARKER):
+        assert param_key("Observation", kept) in params, kept

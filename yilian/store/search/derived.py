@@ -1,0 +1,234 @@
+"""Index rows the store does not write because other rows or the `resources` row already answer them.
+
+Two kinds, both exact (a search finds the same resources as if every row had been written):
+
+- Covered parameters: a parameter defined as a union of others (Observation's combo-code is `code |
+  component.code`; a clinical resource's `subject` holds its `patient`) keeps only the values the
+  covering parameter lacks; a search, sort, chain or _include on it reads its own rows and the covering
+  parameter's (`param IN (...)`).
+- Column labels: the source-member tag is the `member` column, and the GB/T 39725 labels the gate writes
+  (category, level, the confidentiality that follows from the level, the sensitivity class) are the
+  label columns. The member tag row is left out whenever the column is set; the label rows are left out
+  only when the columns reproduce them exactly, and then one marker row (`_security:columns`, value the
+  level code "L4") says so and keeps level, confidentiality and sensitivity searches on an index probe
+  (level 5 alone has a sensitivity class). A search on `_tag` / `_security` matches the rows or the
+  columns.
+
+Rows written before this existed stay valid: each search matches rows OR columns, so a resource found
+through both is found once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from sqlalchemy import ColumnElement, false, or_, select
+
+from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, GBT_CATEGORY, GBT_LEVEL, SOURCE_MEMBER
+from yilian.store.search.keys import param_key
+from yilian.store.tables import idx_token, resources
+
+R = resources.c
+
+# (resource type, parameter) -> parameters whose values it always includes (the same index table).
+COVERED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Observation", "combo-code"): ("code",),
+    ("Observation", "combo-code:text"): ("code:text",),
+    ("Observation", "combo-value-quantity"): ("value-quantity",),
+}
+
+
+@lru_cache(maxsize=256)  # bounded: the type comes from the resource
+def _covered(resource_type: str) -> dict[str, tuple[str, ...]]:
+    """COVERED for one type, plus `subject` covered by `patient` (`X.subject.where(resolve() is
+    Patient)`) where a type defines both so: a clinical resource's subject row is nearly always its
+    patient row."""
+    from yilian.store.search.params import search_params  # params reads the spec: only when used
+
+    out = {code: covering for (rtype, code), covering in COVERED.items() if rtype == resource_type}
+    params = search_params(resource_type)
+    subject, patient = params.get("subject"), params.get("patient")
+    if (
+        subject is not None
+        and patient is not None
+        and subject.expression == f"{resource_type}.subject"
+        and patient.expression == f"{resource_type}.subject.where(resolve() is Patient)"
+    ):
+        out["subject"] = ("patient",)
+    return out
+
+
+def covering_keys(keys: Sequence[int]) -> list[int]:
+    """Parameter keys plus the keys of the parameters covering them (for readers given keys, _include)."""
+    covering = _covering_by_key()
+    return [*keys, *(k for key in keys for k in covering.get(key, ()))]
+
+
+@lru_cache(maxsize=1)
+def _covering_by_key() -> dict[int, tuple[int, ...]]:
+    from yilian.store.search.params import resource_types_with_params
+
+    return {
+        param_key(rtype, code): tuple(param_key(rtype, c) for c in covering)
+        for rtype in resource_types_with_params()
+        for code, covering in _covered(rtype).items()
+    }
+
+
+LABELS_MARKER = "_security:columns"  # a code no search can name (a modifier would be split off)
+CONFIDENTIALITY_OF_LEVEL = {5: "V", 4: "R", 3: "M"}  # gate/labels.py: any other level is "L"
+LABEL_SYSTEMS = (GBT_CATEGORY, GBT_LEVEL, CONFIDENTIALITY, ACT_CODE)
+
+
+def param_codes(resource_type: str, code: str) -> tuple[str, ...]:
+    """The parameter codes whose rows a search on `code` reads: its own and those covering it."""
+    return (code, *_covered(resource_type).get(code, ()))
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def drop_covered(rtype: str, strings: list, tokens: list, quantities: list, references: list) -> None:
+    """Leave out the rows of a covered parameter that its covering parameter holds (lists in place)."""
+    covered = _covered(rtype)
+    if not covered:
+        return
+    for rows in (strings, tokens, quantities, references):
+        if rows:
+            rows[:] = _without_covered(rows, covered)
+
+
+def _without_covered(rows: list, covered: dict[str, tuple[str, ...]]) -> list:
+    present = {row for row in rows if any(row[0] in covering for covering in covered.values())}
+    if not present:
+        return rows
+    kept = []
+    for row in rows:
+        covering = covered.get(row[0])
+        if covering and any((c, *row[1:]) in present for c in covering):
+            continue
+        kept.append(row)
+    return kept
+
+
+def drop_column_labels(tokens: list, member: str | None, security: object) -> None:
+    """Leave out the `_tag` / `_security` token rows the member and label columns answer (in place)."""
+    labels = _column_labels(security)
+    if not (isinstance(member, str) and member) and labels is None:
+        return
+    kept = []
+    for row in tokens:
+        code, system = row[0], row[1]
+        if code == "_tag" and system == SOURCE_MEMBER and row[2] == member:
+            continue
+        if code == "_security" and labels is not None and system in LABEL_SYSTEMS:
+            continue
+        kept.append(row)
+    if labels is not None:
+        kept.append((LABELS_MARKER, None, f"L{labels[1]}"))
+    tokens[:] = kept
+
+
+def _column_labels(security: object) -> tuple | None:
+    """(category, level, sensitivity) when the label columns reproduce exactly the labels in
+    meta.security of these systems, else None (then every label keeps its row)."""
+    if type(security) is not list:
+        return None
+    found: dict[str, list[str]] = {}
+    for s in security:
+        if type(s) is dict and s.get("system") in LABEL_SYSTEMS:
+            code = s.get("code")
+            if type(code) is not str:
+                return None
+            found.setdefault(s["system"], []).append(code)
+    category, level = found.get(GBT_CATEGORY), found.get(GBT_LEVEL)
+    confidentiality = found.get(CONFIDENTIALITY)
+    sensitivity = found.get(ACT_CODE, [None])
+    if not (category and level and confidentiality) or any(
+        len(v) != 1 for v in (category, level, confidentiality, sensitivity)
+    ):
+        return None
+    number = _level_number(level[0])
+    if not (1 <= len(category[0]) <= 4) or number is None:
+        return None
+    if confidentiality[0] != CONFIDENTIALITY_OF_LEVEL.get(number, "L"):
+        return None
+    if sensitivity[0] is not None and not (1 <= len(sensitivity[0]) <= 16 and number == 5):
+        return None
+    return category[0], number, sensitivity[0]
+
+
+def _level_number(code: str) -> int | None:
+    """The level of a canonical level code ("L4"), else None."""
+    digits = code[1:]
+    if code[:1] != "L" or not digits.isdigit() or len(digits) > 4 or f"L{int(digits)}" != code:
+        return None
+    return int(digits)
+
+
+# --- searching ------------------------------------------------------------------------------------
+
+
+def column_match(resource_type: str, code: str, values: list[str]) -> ColumnElement[bool] | None:
+    """For `_tag` / `_security`, the resources whose columns hold one of the values (None otherwise)."""
+    if code == "_tag":
+        return or_(*(_member_match(v) for v in values))
+    if code == "_security":
+        return or_(*(_label_match(resource_type, v) for v in values))
+    return None
+
+
+def column_present(resource_type: str, code: str) -> ColumnElement[bool] | None:
+    """For `:missing`: the resources whose columns stand for at least one row."""
+    if code == "_tag":
+        return R.member.is_not(None) & (R.member != "")
+    if code == "_security":
+        return _marked(resource_type)
+    return None
+
+
+def _member_match(value: str) -> ColumnElement[bool]:
+    system, bar, tag = value.partition("|")
+    if not bar:
+        return R.member == value
+    if system != SOURCE_MEMBER:
+        return false()
+    return R.member == tag if tag else (R.member.is_not(None) & (R.member != ""))
+
+
+def _marked(resource_type: str, *levels: str, exclude: bool = False) -> ColumnElement[bool]:
+    """Resources whose label rows the columns stand for (with one of `levels`, or none of them)."""
+    tok = idx_token.c
+    rows = select(tok.rid).where(tok.param == param_key(resource_type, LABELS_MARKER))
+    if levels:
+        rows = rows.where(tok.value.not_in(levels) if exclude else tok.value.in_(levels))
+    return R.rid.in_(rows)
+
+
+def _label_match(resource_type: str, value: str) -> ColumnElement[bool]:
+    system, bar, label = value.partition("|")
+    if not bar:
+        return or_(*(_system_match(resource_type, s, value) for s in LABEL_SYSTEMS))
+    if system not in LABEL_SYSTEMS:
+        return false()
+    return _system_match(resource_type, system, label)
+
+
+def _system_match(resource_type: str, system: str, label: str) -> ColumnElement[bool]:
+    """The marked resources whose labels of `system` include `label` ('' = any label of the system)."""
+    if not label:
+        if system == ACT_CODE:
+            return _marked(resource_type, "L5") & R.sensitivity.is_not(None)
+        return _marked(resource_type)
+    if system == GBT_CATEGORY:
+        return _marked(resource_type) & (R.category == label)
+    if system == GBT_LEVEL:
+        return _marked(resource_type, label) if _level_number(label) is not None else false()
+    if system == CONFIDENTIALITY:
+        levels = [f"L{lv}" for lv, c in CONFIDENTIALITY_OF_LEVEL.items() if c == label]
+        if levels:
+            return _marked(resource_type, *levels)
+        high = [f"L{lv}" for lv in CONFIDENTIALITY_OF_LEVEL]
+        return _marked(resource_type, *high, exclude=True) if label == "L" else false()
+    return _marked(resource_type, "L5") & (R.sensitivity == label)
