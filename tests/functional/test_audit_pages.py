@@ -12,7 +12,7 @@ from yilian.audit.proofs import check_inclusion
 from yilian.audit.tables import audit_event
 from yilian.gate.users import add_user
 from yilian.security.interfaces import NullNotifier
-from yilian.testing.plugin import caller
+from yilian.testing.plugin import caller, sign_in
 
 HIS_B = caller("member-system", "m-b", user_id="his-b")
 DOC_A = caller("clinician", "m-a", user_id="dr.a", name="王医生")
@@ -38,10 +38,6 @@ def world(fhir, engine):  # noqa: ANN001, ANN201
     add_user(engine, "sec", "安全管理员", None, ["auditor"], token="t-auditor")
     add_user(engine, "dr.a", "王医生", "m-a", ["clinician"], token="t-doc")
     return pid
-
-
-def sign_in(client, token: str) -> None:  # noqa: ANN001
-    assert client.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
 
 
 def test_the_patient_sees_who_opened_their_record_and_why(client, world) -> None:  # noqa: ANN001

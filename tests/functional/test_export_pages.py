@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from yilian.gate.users import add_user
-from yilian.testing.plugin import caller
+from yilian.testing.plugin import caller, sign_in
 
 HIS_B = caller("member-system", "m-b")
 
@@ -30,11 +30,6 @@ def world(fhir, engine) -> dict:  # noqa: ANN001
     add_user(engine, "dr.a", "甲医生", "m-a", ["clinician"], token="t-dr-a")
     add_user(engine, f"patient:{pb}", "吴芳", None, ["patient"], token="t-patient")
     return {"pb": pb}
-
-
-def sign_in(client, token: str) -> None:  # noqa: ANN001
-    client.cookies.clear()
-    assert client.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
 
 
 def finished_row(client, seconds: float = 20.0) -> str:  # noqa: ANN001

@@ -9,7 +9,7 @@ import pytest
 
 from yilian.gate.tokens import set_password
 from yilian.gate.users import add_user
-from yilian.testing.plugin import caller
+from yilian.testing.plugin import caller, sign_in
 
 HIS_A, HIS_B = caller("member-system", "m-a"), caller("member-system", "m-b")
 
@@ -43,11 +43,6 @@ def world(fhir, engine):
     add_user(engine, f"patient:{pb}", "吴芳", None, ["patient"], token="t-patient")
     add_user(engine, "officer", "安全管理员", None, ["auditor"], token="t-officer")
     return {"pa": pa, "pb": pb}
-
-
-def sign_in(client, token: str) -> None:
-    client.cookies.clear()
-    assert client.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
 
 
 def test_break_glass_from_the_not_found_page(client, world):

@@ -8,11 +8,7 @@ from yilian.gate.users import add_user
 from yilian.identity import links
 from yilian.identity.tables import mpi_links
 from yilian.identity.testing import patient
-from yilian.testing.plugin import caller
-
-
-def sign_in(client, token: str) -> None:
-    assert client.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
+from yilian.testing.plugin import caller, sign_in
 
 
 def test_a_steward_reviews_a_pair_side_by_side(client, engine, fhir):

@@ -13,10 +13,7 @@ from yilian.gate.users import add_user  # noqa: E402
 from yilian.ingest import store  # noqa: E402
 from yilian.ingest.intake import hl7_items  # noqa: E402
 from yilian.ingest.pipeline import ingest  # noqa: E402
-
-
-def sign_in(client, token: str) -> None:  # noqa: ANN001
-    assert client.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
+from yilian.testing.plugin import sign_in
 
 
 def test_member_it_fixes_a_dead_letter_from_the_page(client, engine, fhir):

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from yilian.alliance.codes import ALLIANCE_MODEL, ALLIANCE_MODEL_EXT, MEMBER_TYPE, RESIDENT_ID
-from yilian.testing.plugin import caller, consent_resource
+from yilian.testing.plugin import caller, consent_resource, sign_in
 from yilian.web import display, summary, timeline
 from yilian.web.session import make_session, read_session
 
@@ -116,11 +116,6 @@ def alliance(fhir):
         },
     )
     return {"pa": pa, "pb": pb, "li": li}
-
-
-def sign_in(client, token: str) -> None:
-    response = client.post("/signin", data={"token": token}, follow_redirects=False)
-    assert response.status_code == 303, response.text
 
 
 # ---- sign-in ----------------------------------------------------------------------------------------

@@ -178,3 +178,10 @@ def consent_resource(patient_id: str, **kwargs) -> dict:  # noqa: ANN003 - see y
     from yilian.consent.build import consent
 
     return consent(patient_id, **kwargs)
+
+
+def sign_in(client, token: str) -> None:  # noqa: ANN001 - a TestClient
+    """Sign a TestClient in on the web pages with a bearer token, as a fresh session."""
+    client.cookies.clear()
+    response = client.post("/signin", data={"token": token}, follow_redirects=False)
+    assert response.status_code == 303, response.text
