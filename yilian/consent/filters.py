@@ -6,7 +6,7 @@ the newest applicable grant (deeper provision first, deny first on a tie) must p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
@@ -65,26 +65,29 @@ class PatientDecisions:
     named_permitted: tuple[str, ...]  # resource types some grant names, permitted
     named_refused: tuple[str, ...]
     sensitive_permitted: tuple[str, ...]  # level-5 classes (HIV, MENTAL...) permitted
+    # The Consents behind the permits, for the audit trail: not part of the shape the SQL is cached by.
+    consents: tuple[str, ...] = field(default=(), compare=False)
 
 
 def decide_for_patient(grants: list, purpose: str, recipient: str, at: float) -> PatientDecisions:
     from yilian.consent.decide import Request, decide
 
+    permits: set[str] = set()
+
     def permitted(rtype: str, level: int, sensitivity: str | None) -> bool:
-        return decide(grants, Request(purpose, recipient, rtype, level, sensitivity, at)).permitted
+        d = decide(grants, Request(purpose, recipient, rtype, level, sensitivity, at))
+        if d.permitted and d.consent_id:
+            permits.add(d.consent_id)
+        return d.permitted
 
     named = {g.data_class for g in grants if g.data_class != ANY}
     types = sorted(t for t in named if t[:1].isupper() and t.upper() != t)  # resource types, not classes
     classes = sorted(t for t in named if t.upper() == t)
     allowed = tuple(t for t in types if permitted(t, 4, None))
-    return PatientDecisions(
-        purpose,
-        recipient,
-        permitted("__unnamed__", 4, None),
-        allowed,
-        tuple(t for t in types if t not in allowed),
-        tuple(c for c in classes if permitted("", 5, c)),
-    )
+    unnamed = permitted("__unnamed__", 4, None)
+    sensitive = tuple(c for c in classes if permitted("", 5, c))
+    refused = tuple(t for t in types if t not in allowed)
+    return PatientDecisions(purpose, recipient, unnamed, allowed, refused, sensitive, tuple(sorted(permits)))
 
 
 @lru_cache(maxsize=1024)

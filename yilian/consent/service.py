@@ -63,17 +63,6 @@ def consents_behind(conn: Connection, rids: list[int], purpose: str, recipient: 
     return sorted(used)
 
 
-def consents_for_patient(grants: list, purpose: str, recipient: str, at: float) -> list[str]:
-    """The consents behind one patient's decisions made up front (`filters.decide_for_patient`)."""
-    from yilian.consent.decide import Request, decide
-    from yilian.consent.model import ANY
-
-    named = {g.data_class for g in grants if g.data_class != ANY}
-    asks = [("__unnamed__", 4, None)] + [(c, 5, c) if c.upper() == c else (c, 4, None) for c in named]
-    decisions = [decide(grants, Request(purpose, recipient, t, lvl, sens, at)) for t, lvl, sens in asks]
-    return sorted({d.consent_id for d in decisions if d.permitted and d.consent_id})
-
-
 def _grants_by_patient(conn: Connection, patients: list[str]) -> dict[str, list]:
     from sqlalchemy import select
 

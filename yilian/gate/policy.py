@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
-from yilian.consent.filters import PatientDecisions, consented_for_patient, consented_now, decide_for_patient
+from yilian.consent.filters import PatientDecisions, consented_for_patient, consented_now
 from yilian.fhir.outcomes import forbidden
 from yilian.gate.caller import Caller
 from yilian.store.tables import compartment, resources
@@ -91,14 +91,11 @@ def read_scope(caller: Caller, break_glass_patients: Iterable[str] = (), now: fl
 
 
 def patient_read_scope(
-    caller: Caller, break_glass_patients: Iterable[str], grants: list, now: float | None = None
+    caller: Caller, break_glass_patients: Iterable[str], decisions: PatientDecisions | None, now: float
 ):
     """`read_scope` for reads confined to one patient's compartment ($everything), that patient being the
-    `patient_id` bind parameter: their consent `grants` are decided up front in Python."""
-    now = time.time() if now is None else now
-    decisions = None
-    if uses_consent(caller):
-        decisions = decide_for_patient(grants, "TREAT", caller.organization or "", now)
+    `patient_id` bind parameter, with their consents decided up front (`consent.filters.decide_for_patient`;
+    None for callers whose scope does not use consent)."""
     return _read_scope(caller, tuple(sorted(break_glass_patients)), int(now // 60), decisions)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, exists, false, select
 
 from yilian.config import Settings
 from yilian.consent import service as consent_service
+from yilian.consent.filters import decide_for_patient
 from yilian.fhir.outcomes import multiple_matches, not_found
 from yilian.gate import breakglass, policy, writes
 from yilian.gate.access import Access, Observer
@@ -224,13 +225,14 @@ class GatedRepository:
         return hits[0] if hits else None
 
     def everything(self, patient_id: str, **kwargs) -> list[Stored]:  # noqa: ANN003
-        grants = consent_service.grants_for(self.conn, patient_id) if policy.uses_consent(self.caller) else []
-        now = time.time()
-        scope = policy.patient_read_scope(self.caller, self._emergency, grants, now)
+        now, decisions = time.time(), None
+        if policy.uses_consent(self.caller):
+            grants = consent_service.grants_for(self.conn, patient_id)
+            decisions = decide_for_patient(grants, "TREAT", self.caller.organization or "", now)
+        scope = policy.patient_read_scope(self.caller, self._emergency, decisions, now)
         found = repository.everything(self.conn, patient_id, scope, **kwargs)
-        if grants and any(self._shown_by_consent(s) for s in found):
-            org = self.caller.organization or ""
-            self.notes["consent"] = consent_service.consents_for_patient(grants, "TREAT", org, now)
+        if decisions is not None and any(self._shown_by_consent(s) for s in found):
+            self.notes["consent"] = list(decisions.consents)
         if not found:
             # An empty page is an answer only for a patient the caller may see (filters or paging past
             # the end); otherwise the same 404 whether or not the patient exists. Some of a record may be
