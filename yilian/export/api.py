@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yilian.export import jobs
 from yilian.export.jobs import Job
-from yilian.export.runner import Exporter, job_folder
+from yilian.export.runner import Exporter, completed_file
 from yilian.fhir.api import to_http
 from yilian.fhir.messages import FhirResponse
 from yilian.fhir.outcomes import Problem, not_found, operation_outcome
@@ -59,10 +59,7 @@ async def download(job_id: str, name: str, request: Request) -> Response:
         caller, gate = _caller(request), request.app.state.gate
         with gate.engine.connect() as conn:
             job = jobs.get(conn, job_id, caller)
-        files = {f"{t}.ndjson" for t, _ in job.output}
-        if job.status != "completed" or name not in files:
-            raise not_found(f"Export {job_id} has no file {name}")
-        return FileResponse(job_folder(gate.settings, job_id) / name, media_type=NDJSON)
+        return FileResponse(completed_file(gate.settings, job, name), media_type=NDJSON)
 
     return await run_in_threadpool(run)
 

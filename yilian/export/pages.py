@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from yilian.export import jobs
-from yilian.export.runner import job_folder
+from yilian.export.runner import completed_file
 from yilian.fhir.messages import FhirRequest
-from yilian.fhir.outcomes import FhirError, not_found
+from yilian.fhir.outcomes import FhirError
 from yilian.fhir.router import handle
 from yilian.gate.users import User
 from yilian.web import i18n
@@ -119,12 +119,10 @@ def start(
 
 @router.get("/exports/{job_id}/{name}")
 def download(request: Request, job_id: str, name: str, user: User = Depends(signed_in)) -> Response:
+    gate = request.app.state.gate
     try:
-        with request.app.state.gate.engine.connect() as conn:
-            job = jobs.get(conn, job_id, user.caller())
-        if job.status != "completed" or name not in {f"{t}.ndjson" for t, _ in job.output}:
-            raise not_found(f"Export {job_id} has no file {name}")
+        with gate.engine.connect() as conn:
+            path = completed_file(gate.settings, jobs.get(conn, job_id, user.caller()), name)
     except FhirError as err:
         return error_page(request, err, user)
-    path = job_folder(request.app.state.gate.settings, job_id) / name
     return FileResponse(path, media_type="application/fhir+ndjson", filename=name)

@@ -22,7 +22,7 @@ from yilian.export import jobs
 from yilian.export.jobs import Job
 from yilian.export.tables import export_jobs
 from yilian.fhir.messages import FhirRequest, FhirResponse
-from yilian.fhir.outcomes import FhirError
+from yilian.fhir.outcomes import FhirError, not_found
 from yilian.gate.access import Access
 from yilian.gate.repository import Gate
 from yilian.store import dialect
@@ -39,6 +39,13 @@ def export_root(settings: Settings) -> Path:
 
 def job_folder(settings: Settings, job_id: str) -> Path:
     return export_root(settings) / job_id
+
+
+def completed_file(settings: Settings, job: Job, name: str) -> Path:
+    """The path of one file of a completed job (`Type.ndjson`), or 404: the file a download sends."""
+    if job.status != "completed" or name not in {f"{t}.ndjson" for t, _ in job.output}:
+        raise not_found(f"Export {job.id} has no file {name}")
+    return job_folder(settings, job.id) / name
 
 
 def run_pending(gate: Gate) -> int:
