@@ -29,7 +29,7 @@ from sqlalchemy import (
     Text,
 )
 
-from yilian.store.tables import metadata
+from yilian.store.tables import NO_ROWID, metadata
 
 SEQ = BigInteger().with_variant(Integer(), "sqlite")  # SQLite's INTEGER PRIMARY KEY is its rowid
 
@@ -62,8 +62,6 @@ audit_entry = Table(
     Column("seq", SEQ, primary_key=True, autoincrement=False),
     Column("entry", LargeBinary, nullable=False),  # the AuditEvent as canonical JSON: the Merkle leaf
 )
-
-NO_ROWID = {"sqlite_with_rowid": False}
 
 audit_patient = Table(
     "audit_patient",

@@ -11,7 +11,7 @@
 
 from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, UniqueConstraint
 
-from yilian.store.tables import metadata
+from yilian.store.tables import NO_ROWID, metadata
 
 mpi_records = Table(
     "mpi_records",
@@ -36,7 +36,7 @@ mpi_keys = Table(
     metadata,
     Column("key", String(160), primary_key=True),
     Column("patient_id", String(64), primary_key=True),
-    sqlite_with_rowid=False,
+    **NO_ROWID,
 )
 Index("ix_mpi_keys_patient", mpi_keys.c.patient_id)
 
