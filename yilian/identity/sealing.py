@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, select, tuple_, update
 
 from yilian.identity.tables import mpi_keys, mpi_links, mpi_persons, mpi_records
 from yilian.store import dialect
@@ -144,24 +144,24 @@ def _stale(s: Sealer, text: str | None) -> bool:
 
 
 def _reseal_table(engine: Engine, s: Sealer, table) -> int:  # noqa: ANN001
-    """Page through the table by its key (memory stays flat on a large index), re-sealing stale rows."""
+    """Page through the table by its key (memory stays flat on a large index), re-sealing stale rows. Each
+    page is read and rewritten in one write transaction: a record re-indexed meanwhile is never
+    overwritten with its older values."""
     (pk,) = table.primary_key.columns
     columns = SEALED_BY_TABLE[table.name]
     done, last = 0, None
     while True:
         page = select(table).order_by(pk).limit(BATCH)
-        with engine.connect() as conn:
+        with engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
             rows = conn.execute(page if last is None else page.where(pk > last)).all()
-        if not rows:
-            return done
-        last = getattr(rows[-1], pk.name)
-        stale = [r for r in rows if any(_stale(s, getattr(r, c)) for c in columns)]
-        if stale:
-            with engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
-                for row in stale:
-                    values = _resealed(s, table, columns, row)
-                    conn.execute(update(table).where(pk == getattr(row, pk.name)).values(values))
-            done += len(stale)
+            if not rows:
+                return done
+            last = getattr(rows[-1], pk.name)
+            stale = [r for r in rows if any(_stale(s, getattr(r, c)) for c in columns)]
+            for row in stale:
+                values = _resealed(s, table, columns, row)
+                conn.execute(update(table).where(pk == getattr(row, pk.name)).values(values))
+        done += len(stale)
 
 
 def _resealed(s: Sealer, table, columns: tuple[str, ...], row) -> dict:  # noqa: ANN001
@@ -179,14 +179,18 @@ def _resealed(s: Sealer, table, columns: tuple[str, ...], row) -> dict:  # noqa:
 
 
 def _hash_keys(engine: Engine, s: Sealer) -> int:
-    """Keys written in clear ("rule:value") become "rule#hash" (the index key is not rotated here)."""
-    K, done = mpi_keys.c, 0
+    """Keys written in clear ("rule:value") become "rule#hash" (the index key is not rotated here). Paged
+    by the primary key, so each page starts where the last ended instead of rescanning hashed keys."""
+    K, done, last = mpi_keys.c, 0, None
     while True:
-        with engine.connect() as conn:
-            clear = conn.execute(select(K.key, K.patient_id).where(K.key.contains(":")).limit(BATCH)).all()
-        if not clear:
-            return done
+        page = select(K.key, K.patient_id).where(K.key.contains(":")).order_by(K.key, K.patient_id)
+        if last is not None:
+            page = page.where(tuple_(K.key, K.patient_id) > tuple_(*last))
         with engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
+            clear = conn.execute(page.limit(BATCH)).all()
+            if not clear:
+                return done
+            last = tuple(clear[-1])
             for key, patient_id in clear:
                 where = (K.key == key, K.patient_id == patient_id)
                 conn.execute(update(mpi_keys).where(*where).values(key=s.key(key)))
