@@ -194,9 +194,7 @@ def _break_glass(marked: object) -> dict[str, str] | str | None:
 
 def build(access: Access, patients: set[str], now: float | None = None) -> Event:
     """The Event of a request whose patients are known (writes, and anything recorded at once)."""
-    facts = capture(access, now)
-    facts.patients = sorted(patients)
-    return shape(facts, patients)
+    return shape(capture(access, now), patients)
 
 
 def shape(facts: Facts, patients: set[str]) -> Event:

@@ -52,8 +52,7 @@ CHUNK = 5000
 
 def patients_of(access: Access) -> set[str]:
     """The patients of an access, looked up now."""
-    found, lookup = patients_known(access, defer=False)
-    return found
+    return patients_known(access, defer=False)[0]
 
 
 def patients_known(access: Access, defer: bool) -> tuple[set[str], list[tuple[int, int]]]:

@@ -29,7 +29,7 @@ def link(
     train_first: bool = typer.Option(False, "--train", help="Train a new model on the index before linking."),
 ) -> None:
     """Index every Patient, then link the whole index in batch (Splink on DuckDB), with progress."""
-    from yilian.identity import service
+    from yilian.identity import index, service
 
     with _progress() as progress:
         tasks: dict[str, int] = {}
@@ -43,7 +43,7 @@ def link(
         if train_first:
             with gate().writing(_operator()) as repo:
                 model_id = service.train_model(
-                    repo.conn, service.feature_rows(repo.conn), "yilian identity link --train"
+                    repo.conn, index.active_features(repo.conn), "yilian identity link --train"
                 )
             console.print(f"训练完成 Model {model_id} trained and activated")
         summary = service.link_all(gate(), report)
@@ -63,7 +63,7 @@ def train(
     ship: bool = typer.Option(False, help="Also write the model as the shipped default (developers)."),
 ) -> None:
     """Train the Fellegi-Sunter model with Splink and make it the active one."""
-    from yilian.identity import service
+    from yilian.identity import index, service
 
     with gate().writing(_operator()) as repo:
         if synthetic:
@@ -74,7 +74,7 @@ def train(
             rows = [{**features(p), "uid": p["id"]} for _m, p in pop.patients]
             source = f"synthetic population, {len(rows)} records, seed {seed}"
         else:
-            rows, source = service.feature_rows(repo.conn), "the indexed records"
+            rows, source = index.active_features(repo.conn), "the indexed records"
         if len(rows) < 100:
             raise fail("Too few records to train on (index at least 100, or use --synthetic)")
         model_id = service.train_model(repo.conn, rows, f"{source}, {len(rows)} records")

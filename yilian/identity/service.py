@@ -61,10 +61,6 @@ def _stale(conn: Connection, ids: list[tuple[str, int]]) -> list[str]:
     return [i for i, v in ids if have.get(i, 0) < v]
 
 
-def feature_rows(conn: Connection) -> list[dict]:
-    return index.active_features(conn)
-
-
 def train_model(conn: Connection, rows: list[dict], source: str, max_pairs: float = 2e6) -> int:
     params = train.train(PERSON_SPEC, train.arrow_table(rows, FEATURE_COLUMNS), max_pairs=max_pairs)
     return models.save(conn, params, source)
@@ -75,7 +71,7 @@ def link_all(gate: Gate, progress: Progress | None = None) -> dict:
     started = time.perf_counter()
     with gate.writing(operator()) as repo:
         conn = repo.conn
-        rows = feature_rows(conn)
+        rows = index.active_features(conn)
         summary = {"records": len(rows)}
         if len(rows) < 2:
             return summary
