@@ -160,3 +160,33 @@ def test_a_conditional_put_with_two_matches_is_412(fhir):
         a.post("", transaction(entry, create("urn:uuid:6", patient("6", "丙"), f"identifier={MRN}|6")))
     assert err.value.status == 412
     assert a.get(f"Patient?identifier={MRN}|6").resource()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "combo-code=http://loinc.org|2339-0",  # its rows are the `code` rows (search/derived.py)
+        "_tag={SOURCE_MEMBER}|m-a",  # answered from the member column
+        "_security={GBT_LEVEL}|L4",  # answered from the level column
+    ],
+)
+def test_conditional_criteria_answered_from_columns_or_shared_rows_still_match(gate, condition):
+    """Criteria on index rows the store no longer writes must still find the existing resource, or a
+    conditional create would store a duplicate."""
+    from yilian.alliance.codes import GBT_LEVEL, SOURCE_MEMBER
+
+    condition = condition.format(SOURCE_MEMBER=SOURCE_MEMBER, GBT_LEVEL=GBT_LEVEL)
+    glucose = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0"}]},
+    }
+    first = handle(gate, HIS_A, FhirRequest("POST", "Observation", body=glucose)).resource()["id"]
+    again = {
+        "fullUrl": "urn:uuid:0f7c2a52-6d4b-4a57-9b1c-2f5d8f3e6a10",
+        "resource": glucose,
+        "request": {"method": "POST", "url": "Observation", "ifNoneExist": condition},
+    }
+    body = handle(gate, HIS_A, FhirRequest("POST", "", body=transaction(again))).resource()
+    assert body["entry"][0]["response"]["status"].startswith("200")
+    assert f"/Observation/{first}/" in body["entry"][0]["response"]["location"]

@@ -28,6 +28,7 @@ from yilian.store.codec import codec_of
 from yilian.store.repository import Stored
 from yilian.store.rows import PreparedBatch, member_of
 from yilian.store.search.dates import instant
+from yilian.store.search.derived import param_codes
 from yilian.store.search.keys import param_key
 from yilian.store.search.params import search_params
 from yilian.store.search.parse import SearchQuery, parse_query
@@ -380,6 +381,8 @@ def _single_token(rtype: str, pairs: list[tuple[str, str]]) -> tuple[str, str | 
     param = search_params(rtype).get(name)
     if param is None or param.type != "token" or "," in raw or "\\" in raw:
         return None
+    if name in ("_tag", "_security") or param_codes(rtype, name) != (name,):
+        return None  # partly answered from columns or another parameter's rows (search/derived.py)
     if "|" not in raw:
         return (name, None, raw) if raw else None
     system, _, value = raw.partition("|")
