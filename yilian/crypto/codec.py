@@ -61,6 +61,11 @@ def is_sealed(content: bytes) -> bool:
     return b'"' + ENVELOPE.encode() + b'"' in content
 
 
+def key_of(content: bytes) -> str | None:
+    """The data key id that sealed a stored resource (None: not sealed); no key needed to tell."""
+    return orjson.loads(content).get(ENVELOPE, {}).get("k") if is_sealed(content) else None
+
+
 class IdentifierCodec:
     def __init__(self, suite: CryptoSuite, keys: DataKeys) -> None:
         self.suite, self.keys = suite, keys
@@ -123,15 +128,13 @@ class IdentifierCodec:
         return orjson.dumps(self.seal_resource(orjson.loads(content)))
 
     def open(self, rtype: str, content: bytes) -> bytes:
-        if rtype not in SEALED_TYPES or ENVELOPE.encode() not in content:
+        if rtype not in SEALED_TYPES or not is_sealed(content):
             return content
         return orjson.dumps(self.open_resource(orjson.loads(content)))
 
     def key_of(self, content: bytes) -> str | None:
         """The data key id that sealed a stored resource (None: not sealed)."""
-        if ENVELOPE.encode() not in content:
-            return None
-        return orjson.loads(content).get(ENVELOPE, {}).get("k")
+        return key_of(content)
 
     @staticmethod
     def _aad(resource: dict) -> bytes:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import orjson
 from sqlalchemy import Connection, Engine, Row, Table, false, func, select, true, update
 
-from yilian.crypto.codec import ENVELOPE, SEALED_TYPES, IdentifierCodec, has_identifying_elements, is_sealed
+from yilian.crypto.codec import SEALED_TYPES, IdentifierCodec, has_identifying_elements, is_sealed, key_of
 from yilian.store import dialect
 from yilian.store.rows import prepare
 from yilian.store.tables import idx_string, idx_token, resource_history, resources
@@ -174,7 +174,7 @@ def status(engine: Engine) -> Status:
             for (raw,) in conn.execute(stmt.execution_options(yield_per=BATCH)):
                 content = bytes(raw)
                 if is_sealed(content):
-                    found.by_key[orjson.loads(content)[ENVELOPE]["k"]] += 1
+                    found.by_key[key_of(content)] += 1
                 elif has_identifying_elements(orjson.loads(content)):
                     found.clear += 1
                 else:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection, Engine, select, tuple_, update
 
+from yilian.crypto.codec import ENVELOPE  # the codec's envelope element
 from yilian.identity.tables import mpi_keys, mpi_links, mpi_persons, mpi_records
 from yilian.store import dialect
 from yilian.store.codec import codec_of
@@ -32,7 +33,6 @@ from yilian.store.codec import codec_of
 if TYPE_CHECKING:
     from yilian.crypto.codec import IdentifierCodec
 
-ENVELOPE = "_sealed"  # the codec's envelope element
 _CARRIER = "text"  # an element the codec always seals: the value travels in it
 SEALED_PREFIX = b'{"' + ENVELOPE.encode() + b'"'
 BATCH = 500
