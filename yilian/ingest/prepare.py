@@ -1,8 +1,9 @@
 """From a stored message to what the router will write: parse, map, plan. Pure (no database), so it runs
 in worker processes for big files and the benchmark, as yilian.ingest.bulk does for FHIR files.
 
-HL7 v2 transactions made only of conditional creates are planned here too (validation, index rows);
-those with conditional updates are planned by the router in the writer.
+HL7 v2 transactions are planned here too (validation, index rows; conditional creates and updates are
+matched when the writer applies the plan); those with conditional references are planned by the router
+in the writer.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def prepare(work: Work, tables: dict[str, Table], *, plan: bool = False) -> Prep
     out.entries = len(bundle["entry"])
     if plan and work.member and not merges:
         try:
-            out.plan = _slim(plan_transaction(bundle["entry"], member_system(work.member), resolver=None))
+            out.plan = plan_transaction(bundle["entry"], member_system(work.member), resolver=None)
             out.bundle = None
         except NeedsDatabase:
             pass
@@ -100,14 +101,6 @@ def _map(work: Work, codes: CodeMap) -> tuple[dict, str | None, list[Unmapped], 
             raise IngestError("A FHIR message must hold one Bundle or resource")
         return bundles[0], None, [], []
     raise IngestError(f"Unknown feed format {work.format!r}")
-
-
-def _slim(p: Plan) -> Plan:
-    for step in p.steps:
-        if step.key is not None:
-            step.resource = None
-            step.entry = {"request": step.entry.get("request", {})}
-    return p
 
 
 def seconds(when: str | None) -> float | None:
