@@ -209,12 +209,14 @@ class GatedRepository:
         rows = repository.run_tokens_lookup(
             self.conn, stmt, sorted(set(keys)), sorted({value for *_, value in lookups})
         )
+        by_token: dict[tuple[int, str], list[tuple[str, Stored]]] = {}
+        for param, row_system, row_value, stored in rows:  # in rid order; a key names its type too
+            by_token.setdefault((param, row_value), []).append((row_system, stored))
         out = []
-        for key, (rtype, _code, system, value) in zip(keys, lookups, strict=True):
+        for key, (_rtype, _code, system, value) in zip(keys, lookups, strict=True):
             hits: dict[int, Stored] = {}
-            for param, row_system, row_value, stored in rows:  # in rid order
-                same = param == key and row_value == value and stored.type == rtype
-                if same and (system is None or row_system == system):
+            for row_system, stored in by_token.get((key, value), ()):
+                if system is None or row_system == system:
                     hits.setdefault(stored.rid, stored)
             out.append(list(hits.values())[:2])
         return out
