@@ -190,3 +190,26 @@ def test_conditional_criteria_answered_from_columns_or_shared_rows_still_match(g
     body = handle(gate, HIS_A, FhirRequest("POST", "", body=transaction(again))).resource()
     assert body["entry"][0]["response"]["status"].startswith("200")
     assert f"/Observation/{first}/" in body["entry"][0]["response"]["location"]
+
+
+def test_a_bundles_token_criteria_are_looked_up_in_one_statement(fhir, engine):
+    from sqlalchemy import event
+
+    a = fhir.as_(HIS_A)
+    for n in range(4):
+        a.post("Patient", patient(str(n), "甲"))
+    lookups: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "idx_token" in statement:
+            lookups.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        bundle = transaction(
+            *(create(f"urn:uuid:{n}", patient(str(n), "甲"), f"identifier={MRN}|{n}") for n in range(6))
+        )
+        assert statuses(a.post("", bundle)) == ["200 OK"] * 4 + ["201 Created"] * 2
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(lookups) == 1, lookups  # six criteria, one statement
