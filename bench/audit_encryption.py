@@ -55,6 +55,7 @@ def _patients(gate: Gate) -> dict[str, str]:
 
 
 def reads(clear: Gate, sealed: Gate, rounds: int) -> dict:
+    assert rounds % 2 == 0, "an even number of rounds, so that each store goes first equally often"
     in_clear, in_sealed = _patients(clear), _patients(sealed)
     assert in_clear.keys() == in_sealed.keys(), "both stores hold the same patients"
     patients = sorted(in_clear)
@@ -119,7 +120,7 @@ def seal_speed(clear: Gate) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6, help="even: each store goes first equally often")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     require(SYNTHEA)

@@ -49,11 +49,22 @@ PREFIX_MAX = 12
 ENVELOPE = "_sealed"
 
 
+def _secret(resource: dict) -> dict:
+    """What sealing `resource` moves into its envelope: the identifying elements and identifier values."""
+    secret: dict = {k: resource[k] for k in SEALED_ELEMENTS if k in resource}
+    values = {
+        str(i): ident["value"]
+        for i, ident in enumerate(resource.get("identifier", []))
+        if isinstance(ident, dict) and "value" in ident
+    }
+    if values:
+        secret["identifierValues"] = values
+    return secret
+
+
 def has_identifying_elements(resource: dict) -> bool:
     """Whether sealing `resource` would move anything into an envelope (no key needed to tell)."""
-    return any(k in resource for k in SEALED_ELEMENTS) or any(
-        isinstance(i, dict) and "value" in i for i in resource.get("identifier", ())
-    )
+    return bool(_secret(resource))
 
 
 def is_sealed(content: bytes) -> bool:
@@ -76,18 +87,11 @@ class IdentifierCodec:
 
     def seal_resource(self, resource: dict) -> dict:
         """A copy of `resource` with its identifying elements in an encrypted envelope."""
-        secret: dict = {k: resource[k] for k in SEALED_ELEMENTS if k in resource}
-        values = {
-            str(i): ident["value"]
-            for i, ident in enumerate(resource.get("identifier", []))
-            if isinstance(ident, dict) and "value" in ident
-        }
-        if values:
-            secret["identifierValues"] = values
+        secret = _secret(resource)
         if not secret:
             return resource
         out = {k: v for k, v in resource.items() if k not in SEALED_ELEMENTS}
-        if values:
+        if "identifierValues" in secret:
             out["identifier"] = [
                 {k: v for k, v in ident.items() if k != "value"} if isinstance(ident, dict) else ident
                 for ident in resource["identifier"]
