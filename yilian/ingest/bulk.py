@@ -14,7 +14,6 @@ collector is kept from rescanning the heap while millions of short-lived objects
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import queue
 import threading
 from collections import Counter
@@ -31,6 +30,7 @@ from yilian.fhir.transaction_plan import NeedsDatabase, Plan, plan_transaction
 from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
 from yilian.ingest.fhir_files import Source, iter_sources, to_bundles
+from yilian.ingest.workers import preparing_pool
 from yilian.store import dialect
 
 
@@ -165,8 +165,7 @@ def _planned(sources: Iterator[Source], caller: Caller, workers: int) -> Iterato
         for source in sources:
             yield source, None, None
         return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with preparing_pool(workers) as pool:
         feed = _Feed(pool, sources, caller, min_ahead=workers * 2)
         try:
             yield from feed

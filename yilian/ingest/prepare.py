@@ -8,10 +8,8 @@ in the writer.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +21,7 @@ from yilian.ingest.errors import IngestError
 from yilian.ingest.hl7v2.decode import decode
 from yilian.ingest.hl7v2.mapper import map_message
 from yilian.ingest.hl7v2.message import Message
+from yilian.ingest.workers import preparing_pool
 
 LOCAL_ZONE = "+08:00"
 
@@ -138,9 +137,8 @@ def prepare_all(
             yield prepare(w, tables.get(w.member, {}))
         return
     _warm_up()
-    context = multiprocessing.get_context("fork")
     chunks = [works[i : i + CHUNK] for i in range(0, len(works), CHUNK)]
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_keep, initargs=(tables,)) as pool:
+    with preparing_pool(workers, _keep, (tables,)) as pool:
         for batch in pool.map(_prepare_chunk, chunks):
             yield from batch
 
