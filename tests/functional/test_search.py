@@ -155,3 +155,21 @@ def test_revinclude_matches_type_and_id_not_id_alone(fhir):
     )
     bundle = fhir.get("Patient?_id=same&_revinclude=Observation:subject").resource()
     assert [e["resource"]["resourceType"] for e in bundle["entry"]] == ["Patient"]
+
+
+@pytest.mark.parametrize("revinclude", ["Observation:*", "*"])
+def test_revinclude_of_every_reference_parameter(fhir, people, revinclude):
+    p = people["zhang"]
+    obs = fhir.post("Observation", observation(p, "1558-6", 6.1, "mmol/L", "2024-03-01")).resource()
+    fhir.put("Group/other", {"resourceType": "Group", "id": "other", "type": "person", "actual": True})
+    fhir.post(
+        "Observation",
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "x"},
+            "subject": {"reference": "Group/other"},
+        },
+    )
+    bundle = fhir.get(f"Patient?_id={p}&_revinclude={revinclude}").resource()
+    assert {e["resource"]["id"] for e in bundle["entry"]} == {p, obs["id"]}

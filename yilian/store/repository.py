@@ -44,6 +44,7 @@ from yilian.store.rows import (
     prepare,
 )
 from yilian.store.search.derived import covering_keys
+from yilian.store.search.params import reference_param_keys
 from yilian.store.tables import (
     INDEX_TABLES,
     compartment,
@@ -533,13 +534,16 @@ def referencing(
     by_type: dict[str, set[str]] = {}
     for t in targets:
         by_type.setdefault(t.type, set()).add(t.id)
+    # Always by parameter: the one index on references that leads with the target is (param, target_id).
+    keys = covering_keys(params) if params is not None else reference_param_keys(source_type)
     # Type and id both: an id alone may name resources of several types.
     points_at = or_(
-        *(and_(ref.target_type == rtype, ref.target_id.in_(sorted(ids))) for rtype, ids in by_type.items())
+        *(
+            and_(ref.param.in_(keys), ref.target_id.in_(sorted(ids)), ref.target_type == rtype)
+            for rtype, ids in by_type.items()
+        )
     )
     sources = select(ref.rid).where(points_at)
-    if params is not None:
-        sources = sources.where(ref.param.in_(covering_keys(params)))
     conds = [R.rid.in_(sources), R.deleted == false(), scope]
     if source_type != "*":
         conds.append(R.type == source_type)

@@ -92,7 +92,6 @@ idx_reference = _index_table(
     _key("target_id", String(64)),
     search=("param", "target_id"),
 )
-Index("ix_idx_reference_target", idx_reference.c.target_id, idx_reference.c.target_type)
 idx_quantity = _index_table(
     "idx_quantity", _key("value", Float), _key("system", Text), _key("unit", Text), search=("param", "value")
 )

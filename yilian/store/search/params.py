@@ -50,6 +50,17 @@ def patient_compartment_params(resource_type: str) -> tuple[str, ...]:
     return _compartment().get(resource_type, ())
 
 
+@functools.cache
+def reference_param_keys(resource_type: str) -> tuple[int, ...]:
+    """Index keys of every reference parameter of a type ("*": of all): what `_revinclude=T:*` reads."""
+    from yilian.store.search.keys import param_key
+
+    types = sorted(_by_type()) if resource_type == "*" else [resource_type]
+    return tuple(
+        param_key(t, p.code) for t in types for p in search_params(t).values() if p.type == "reference"
+    )
+
+
 def resource_types_with_params() -> frozenset[str]:
     """The concrete resource types that have at least one parameter of their own."""
     return _own_param_types()
