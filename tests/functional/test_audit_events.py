@@ -13,7 +13,7 @@ from sqlalchemy import select
 from yilian.audit import access_log
 from yilian.audit.events import BREAK_GLASS_DETAIL
 from yilian.audit.log import of
-from yilian.audit.tables import audit_entry, audit_event
+from yilian.audit.tables import audit_entry, audit_event, audit_patient
 from yilian.fhir.outcomes import FhirError
 from yilian.testing.plugin import caller
 
@@ -219,6 +219,83 @@ def test_bulk_groups_record_one_event_per_bundle_in_the_group_transaction(gate, 
         ("transaction", 400),
         ("transaction", 200),
     ]
+
+
+class WritesAtOnce:
+    """Builds each write's event when it is told of it, as the log did before gathering them."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def observe(self, access) -> None:  # noqa: ANN001 - an Access
+        from yilian.audit.events import build
+        from yilian.audit.patients import patients_of
+
+        if access.writing and access.conn is not None:
+            self.events.append(build(access, patients_of(access)))
+
+
+def test_a_transactions_gathered_write_events_are_those_built_at_once(fhir, gate, pid) -> None:  # noqa: ANN001
+    from yilian.fhir.messages import FhirRequest
+    from yilian.fhir.router import handle_group
+
+    b = fhir.as_(HIS_B)
+    other = b.post("Patient", {"resourceType": "Patient", "name": [{"family": "吴"}]}).resource()["id"]
+    obs = b.post(
+        "Observation",
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "血压"},
+            "subject": {"reference": f"Patient/{pid}"},
+        },
+    ).resource()["id"]
+
+    def put(subject: str, status: str) -> FhirRequest:
+        body = {
+            "resourceType": "Observation",
+            "id": obs,
+            "status": status,
+            "code": {"text": "血压"},
+            "subject": {"reference": f"Patient/{subject}"},
+        }
+        entry = {"resource": body, "request": {"method": "PUT", "url": f"Observation/{obs}"}}
+        return FhirRequest(
+            "POST", "", body={"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+        )
+
+    bad = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": {"resourceType": "Nope"}, "request": {"method": "POST", "url": "Nope"}}],
+    }
+    at_once = WritesAtOnce()
+    gate.observers.append(at_once)
+    before = len(events(gate))
+    # The first update's version is replaced by the second before the group commits: its event must
+    # still name the patient it was about then.
+    handle_group(
+        gate, HIS_B, [put(pid, "amended"), FhirRequest("POST", "", body=bad), put(other, "corrected")]
+    )
+    gate.observers.remove(at_once)
+
+    recorded = events(gate)[before:]
+    assert len(recorded) == len(at_once.events) == 3
+
+    def comparable(event: dict) -> dict:
+        return {k: v for k, v in event.items() if k not in ("id", "recorded")}
+
+    assert [comparable(e) for e, _ in recorded] == [comparable(orjson.loads(e.entry)) for e in at_once.events]
+    with gate.engine.connect() as conn:
+        named = [
+            set(
+                conn.execute(
+                    select(audit_patient.c.patient_id).where(audit_patient.c.seq == row.seq)
+                ).scalars()
+            )
+            for _, row in recorded
+        ]
+    assert named == [e.patients for e in at_once.events] == [{pid}, set(), {other}]
 
 
 def test_events_fold_into_the_signed_log(fhir, gate, pid) -> None:  # noqa: ANN001

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -17,9 +18,9 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from yilian.audit import checkpoint as cps
 from yilian.audit import merkle
-from yilian.audit.events import build, capture
+from yilian.audit.events import Facts, build, capture
 from yilian.audit.patients import patients_known, patients_of
-from yilian.audit.record import GroupCommit, insert_events, shape_spooled
+from yilian.audit.record import GroupCommit, insert_events, shape_facts, shape_spooled
 from yilian.audit.spool import Spool, drain_legacy, legacy_path, spool_folder
 from yilian.audit.tables import audit_checkpoint, audit_entry, audit_event, audit_state
 from yilian.audit.tiles import StoredNodes, TileCache, append_nodes
@@ -58,6 +59,8 @@ class AuditLog:
         folder = spool_folder(settings)
         self.spool: Spool | None = Spool(folder) if folder is not None else None
         self.legacy_spool = legacy_path(settings)
+        # Write transaction -> the facts of its requests, till it commits (weak: a failed one just goes).
+        self._writes: weakref.WeakKeyDictionary[Connection, list[Facts]] = weakref.WeakKeyDictionary()
 
     @cached_property
     def key(self) -> KeyPair:
@@ -75,8 +78,16 @@ class AuditLog:
         if not self.enabled:
             return
         conn = access.conn
-        if conn is not None and (access.writing or not dialect.is_sqlite(conn)):
-            insert_events(conn, [build(access, patients_of(access))])  # commits with the request, or not
+        if conn is not None and access.writing:
+            # A write's event commits with it. The events of one write transaction (a request, or a
+            # loader's group of Bundles) are gathered and inserted together by `before_commit`, their
+            # patients looked up in one query, not a few statements per request.
+            facts = capture(access)
+            found, facts.deferred = patients_known(access, defer=True)
+            facts.patients = sorted(found)
+            self._writes.setdefault(conn, []).append(facts)
+        elif conn is not None and not dialect.is_sqlite(conn):
+            insert_events(conn, [build(access, patients_of(access))])  # commits with the read, or not
         elif self.spool is not None:
             # SQLite reads: the facts are made durable in the spool (no store write lock); the
             # AuditEvent is shaped, and a read's compartment lookup done, when the spool is drained.
@@ -86,6 +97,13 @@ class AuditLog:
             self.spool.append(facts.pack())
         else:
             self.group.submit([build(access, patients_of(access))])  # returns once committed
+
+    def before_commit(self, conn: Connection) -> None:
+        """Insert the events gathered in `conn`'s write transaction (the gate calls this just before it
+        commits; a transaction that fails drops them with it, and its refusal is recorded on its own)."""
+        gathered = self._writes.pop(conn, None)
+        if gathered:
+            insert_events(conn, shape_facts(conn, gathered))
 
     def drain(self) -> int:
         """Copy the read-path spool into the store (the folder does it before each fold)."""

@@ -7,7 +7,8 @@
 - a deletion: the compartment rows are gone with the resource, so the previous version's references;
 - a refused request (nothing touched, transaction rolled back): the patient named in its path or query.
 
-On the SQLite read path the compartment lookup of a read or a search is *deferred*: the request keeps
+A write's lookup is deferred to the end of its transaction (one query for every request in it), and on
+the SQLite read path the compartment lookup of a read or a search is *deferred* too: the request keeps
 the (rid, version) pairs it showed, and `resolve` looks them up when the spool is drained, in one query
 for a whole batch. Those versions were current when shown, so while a version is still current its
 compartment rows are the ones the request saw; a version replaced since is read back from the history
@@ -45,7 +46,9 @@ NO_COMPARTMENT = frozenset(
     }
 )
 PATIENT_PARAMS = frozenset({"patient", "subject", "beneficiary", "subject:Patient", "patient:Patient"})
-# Reads whose touched versions are the current ones: their lookup may wait for the drain.
+# Reads whose touched versions are the current ones: their lookup may wait for the drain. (A write's
+# versions are current when its transaction ends, unless a later request of it replaced them: `resolve`
+# reads those from the history.)
 DEFERRABLE = frozenset({"read", "search"})
 CHUNK = 5000
 
@@ -71,7 +74,7 @@ def patients_known(access: Access, defer: bool) -> tuple[set[str], list[tuple[in
             found |= _version_patients(access.conn, s.rid, s.version - 1)
         else:
             lookup.append((s.rid, s.version))
-    if defer and access.action in DEFERRABLE:
+    if defer and (access.action in DEFERRABLE or access.writing):
         return found, lookup
     if lookup and access.conn is not None:
         found |= _compartments(access.conn, [rid for rid, _ in lookup])

@@ -1,6 +1,7 @@
 """Writing events durably before the request is answered: an acknowledged event is never lost.
 
-- A write's event is inserted in the write's own transaction: they commit together or not at all.
+- A write's event is inserted in the write's own transaction, just before it commits (audit.log gathers
+  the events of a transaction's requests): they commit together or not at all.
 - On SQLite, a read's (and a refused request's) facts are appended to the spool (audit.spool) and
   shaped into their AuditEvent when the spool is drained (`shape_spooled`).
 - Without a spool (an in-memory SQLite database), they are committed by a *group commit*: concurrent
@@ -44,8 +45,12 @@ def insert_events(conn: Connection, events: Sequence[Event]) -> list[int]:
 
 
 def shape_spooled(conn: Connection, payloads: list[bytes]) -> list[Event]:
-    """Events from spooled facts, their deferred patient lookups done in one query for the batch."""
-    batch = [Facts.unpack(p) for p in payloads]
+    """Events from spooled facts."""
+    return shape_facts(conn, [Facts.unpack(p) for p in payloads])
+
+
+def shape_facts(conn: Connection, batch: list[Facts]) -> list[Event]:
+    """Events from captured facts, their deferred patient lookups done in one query for the batch."""
     found = resolve(conn, (pair for facts in batch for pair in facts.deferred))
     events = []
     for facts in batch:

@@ -33,4 +33,8 @@ class Access:
 
 
 class Observer(Protocol):
+    """Told of every request. An observer may also define `before_commit(conn)`: the gate calls it at the
+    end of each write transaction, before committing, to write what it gathered from that transaction's
+    requests in one go."""
+
     def observe(self, access: Access) -> None: ...

@@ -59,6 +59,12 @@ class Gate:
         for observer in self.observers:
             observer.observe(access)
 
+    def _before_commit(self, conn: Connection) -> None:
+        for observer in self.observers:
+            hook = getattr(observer, "before_commit", None)
+            if hook is not None:
+                hook(conn)
+
     @contextmanager
     def reading(self, caller: Caller) -> Iterator[GatedRepository]:
         with self.engine.connect() as conn, conn.begin():
@@ -68,6 +74,7 @@ class Gate:
     def writing(self, caller: Caller) -> Iterator[GatedRepository]:
         with self.engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
             yield GatedRepository(conn, caller, self.settings)
+            self._before_commit(conn)  # observers that gather a transaction's work write it now
 
 
 class GatedRepository:
