@@ -125,27 +125,64 @@ def _operation(
 
 
 def handle_group(gate: Gate, caller: Caller, requests: list[FhirRequest]) -> list[FhirResponse | FhirError]:
-    """Run write requests in ONE database transaction, each in a savepoint of its own: a failed one is
-    undone alone and returned as its FhirError. Bulk loaders use it so that index pages dirtied by one
-    Bundle are written once for many (a commit per Bundle rewrites the same pages again and again)."""
+    """Run write requests in ONE database transaction, each all-or-nothing: a failed one is undone alone
+    and returned as its FhirError. Bulk loaders and feeds use it so that index pages dirtied by one
+    Bundle are written once for many (a commit per Bundle rewrites the same pages again and again).
+
+    Consecutive planned Bundles of creates are applied together (transaction.apply_run: one lookup, one
+    insert per table for all of them, in one savepoint); if that cannot be done exactly, or one of them
+    fails, they are applied again one by one, each in a savepoint of its own."""
     results: list[FhirResponse | FhirError] = []
     with gate.writing(caller) as repo:
-        for request in requests:
-            access = Access(caller, request, "transaction", writing=True, conn=repo.conn)
-            start = len(repo.touched)
-            try:
-                with repo.conn.begin_nested():
-                    access.response = dispatch(repo, request)
-                    access.touched = repo.touched[start:]
-                    gate.notify(access)
-            except FhirError as err:
-                del repo.touched[start:]
-                access.error, access.touched = err, []
-                gate.notify(access)
-                results.append(err)
-            else:
-                results.append(access.response)
+        for run in _runs(requests):
+            together = _applied_together(gate, repo, caller, run) if len(run) > 1 else None
+            results += together if together is not None else [_one(gate, repo, caller, r) for r in run]
     return results
+
+
+def _runs(requests: list[FhirRequest]) -> list[list[FhirRequest]]:
+    """The requests in order, consecutive mergeable plans together, every other request alone."""
+    runs: list[list[FhirRequest]] = []
+    for request in requests:
+        together = request.plan is not None and transaction.mergeable(request.plan)
+        if together and runs and runs[-1][-1].plan is not None and transaction.mergeable(runs[-1][-1].plan):
+            runs[-1].append(request)
+        else:
+            runs.append([request])
+    return runs
+
+
+def _applied_together(
+    gate: Gate, repo: GatedRepository, caller: Caller, run: list[FhirRequest]
+) -> list[FhirResponse] | None:
+    start = len(repo.touched)
+    try:
+        with repo.conn.begin_nested():
+            applied = transaction.apply_run(repo, [r.plan for r in run])
+    except (FhirError, transaction.NotMergeable):
+        del repo.touched[start:]
+        return None  # nothing of the run stays: it is applied again one by one
+    for request, (response, created) in zip(run, applied, strict=True):
+        access = Access(caller, request, "transaction", writing=True, conn=repo.conn)
+        access.response, access.touched = response, created
+        gate.notify(access)
+    return [response for response, _created in applied]
+
+
+def _one(gate: Gate, repo: GatedRepository, caller: Caller, request: FhirRequest) -> FhirResponse | FhirError:
+    access = Access(caller, request, "transaction", writing=True, conn=repo.conn)
+    start = len(repo.touched)
+    try:
+        with repo.conn.begin_nested():
+            access.response = dispatch(repo, request)
+            access.touched = repo.touched[start:]
+            gate.notify(access)
+    except FhirError as err:
+        del repo.touched[start:]
+        access.error, access.touched = err, []
+        gate.notify(access)
+        return err
+    return access.response
 
 
 def safe_handle(gate: Gate, caller: Caller, request: FhirRequest) -> FhirResponse:

@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 from yilian.fhir.messages import FhirRequest, FhirResponse, http_date
 from yilian.fhir.outcomes import FhirError, bad_request, forbidden
 from yilian.fhir.transaction_plan import Plan, Step, criteria_of, parse_entry, plan_transaction
-from yilian.gate.repository import GatedRepository
+from yilian.gate.repository import GatedRepository, single_token
 from yilian.store.repository import Stored
+from yilian.store.rows import PreparedBatch
+from yilian.store.search.keys import param_key
 
 
 def process(repo: GatedRepository, req: FhirRequest) -> FhirResponse:
@@ -68,6 +70,164 @@ def apply(repo: GatedRepository, plan: Plan) -> FhirResponse:
             results[step.index] = _sub_request(repo, step)
     ordered = [results[s.index] for s in plan.steps]
     return FhirResponse(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": ordered})
+
+
+class NotMergeable(Exception):
+    """A run of plans cannot be applied as one without changing what they do: apply them one by one."""
+
+
+def mergeable(plan: Plan) -> bool:
+    """Plans of creates only (conditional or not), the shape of nearly every feed message and loaded
+    Bundle, can be applied together by `apply_run`."""
+    return all(step.method == "POST" for step in plan.steps)
+
+
+def apply_run(repo: GatedRepository, plans: list[Plan]) -> list[tuple[FhirResponse, list[Stored]]]:
+    """Apply `mergeable` plans as if one after another, but with one lookup of all their conditional
+    criteria and one batch of creates: per plan, its response and the resources it created.
+
+    A conditional create matches what the database holds or what an *earlier* plan of the run creates
+    (found in memory, from that plan's prepared token rows), as it would have one plan at a time. Where
+    memory cannot answer that exactly (criteria other than one plain token, or more than one match),
+    NotMergeable is raised before anything is written, and the caller applies the plans one by one."""
+    for plan in plans:
+        if plan.caller != repo.caller:
+            raise forbidden("A transaction plan can only be applied by the caller it was planned for")
+    run = _Run(plans)
+    run.match(repo)
+    created = repo.create_batch(run.batch) if run.batch.resources else []
+    by_key = {row[0]: stored for row, stored in zip(run.batch.resources, created, strict=True)}
+    return [run.response(repo.settings.base_url, i, by_key) for i in range(len(plans))]
+
+
+class _Run:
+    """The plans of one `apply_run`, their creates in one batch (each plan's keys moved up by its offset)."""
+
+    def __init__(self, plans: list[Plan]) -> None:
+        self.plans = plans
+        self.offsets: list[int] = []
+        size = 0
+        for plan in plans:
+            self.offsets.append(size)
+            size += plan.batch.size
+        self.batch = _concatenated([(p.batch, off) for p, off in zip(plans, self.offsets, strict=True)], size)
+        self.matched: dict[
+            tuple[int, int], Stored | int
+        ] = {}  # (plan, step) -> match, or the key creating it
+
+    def match(self, repo: GatedRepository) -> None:
+        conditional = [
+            (i, step, criteria_of(step))
+            for i, p in enumerate(self.plans)
+            for step in p.steps
+            if step.condition
+        ]
+        unique = list(dict.fromkeys(c for _i, _s, c in conditional))
+        found = dict(
+            zip(unique, repo.find_all([(t, list(p)) for t, p in unique]) if unique else [], strict=True)
+        )
+        tokens = {c: single_token(c[0], list(c[1])) for c in unique}
+        memory = _CreatedTokens(self.batch, {(c[0], t[0]) for c, t in tokens.items() if t is not None})
+        moved: dict[str, str] = {}
+        mentioning: set[int] = set()
+        plan_at = 0
+        for i, step, criteria in conditional:
+            while plan_at < i:  # the creates of earlier plans are visible to this one's criteria
+                memory.add_plan(self.plans[plan_at], self.offsets[plan_at], self._dropped(plan_at))
+                plan_at += 1
+            hits = found[criteria]
+            token = tokens[criteria]
+            if token is None and memory.has_type(step.rtype):
+                raise NotMergeable(f"{step.rtype} criteria that memory cannot answer")
+            in_memory = memory.find(step.rtype, *token) if token is not None else []
+            if len(hits) + len(in_memory) > 1:
+                raise NotMergeable("criteria with more than one match")
+            if not hits and not in_memory:
+                continue  # it creates
+            off = self.offsets[i]
+            if hits:
+                self.matched[(i, step.index)] = hits[0]
+                reference = hits[0].reference
+            else:
+                key, rid_id = in_memory[0]
+                self.matched[(i, step.index)] = key
+                reference = f"{step.rtype}/{rid_id}"
+            old = f"{step.rtype}/{step.rid_id}"
+            moved[old] = reference
+            plan = self.plans[i]
+            mentioning |= {
+                plan.steps[j].key + off for j in plan.mentions.get(old, ()) if plan.steps[j].key is not None
+            }
+        self.batch.drop({self._key(i, s) for i, s in self.matched})
+        self.batch.retarget(moved, mentioning)
+
+    def _key(self, plan: int, step: int) -> int:
+        return self.plans[plan].steps[step].key + self.offsets[plan]
+
+    def _dropped(self, plan: int) -> set[int]:
+        return {self._key(i, s) for i, s in self.matched if i == plan}
+
+    def response(self, base: str, i: int, by_key: dict[int, Stored]) -> tuple[FhirResponse, list[Stored]]:
+        plan, off = self.plans[i], self.offsets[i]
+        modified = http_date(plan.now)
+        entries, created = [], []
+        for step in plan.steps:
+            match = self.matched.get((i, step.index))
+            if match is None:
+                stored = by_key[step.key + off]
+                created.append(stored)
+                entries.append(_written(base, stored, 201, modified))
+            else:
+                entries.append(_written(base, by_key[match] if isinstance(match, int) else match, 200))
+        created.sort(key=lambda s: s.rid)  # as one plan's create_batch returns them: in key order
+        body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+        return FhirResponse(200, body), created
+
+
+class _CreatedTokens:
+    """The token rows of the resources a run creates, for the parameters its criteria use, so a later
+    plan's conditional create can find what an earlier plan of the run creates."""
+
+    def __init__(self, batch: PreparedBatch, wanted: set[tuple[str, str]]) -> None:
+        self.params = {param_key(rtype, code): (rtype, code) for rtype, code in wanted}
+        self.rows_of: dict[int, list[tuple]] = {}
+        for row in batch.index.get("tokens", ()):
+            if row[1] in self.params:
+                self.rows_of.setdefault(row[0], []).append(row)
+        self.ids = {row[0]: (row[1], row[2]) for row in batch.resources}  # key -> (type, id)
+        self.found: dict[tuple[int, str], list[tuple[str, int]]] = {}  # (param, value) -> (system, key)
+        self.types: set[str] = set()
+
+    def add_plan(self, plan: Plan, offset: int, dropped: set[int]) -> None:
+        for step in plan.steps:
+            key = step.key + offset
+            if key in dropped:
+                continue
+            self.types.add(step.rtype)
+            for _key, param, system, value in self.rows_of.get(key, ()):
+                self.found.setdefault((param, value), []).append((system, key))
+
+    def has_type(self, rtype: str) -> bool:
+        return rtype in self.types
+
+    def find(self, rtype: str, code: str, system: str | None, value: str) -> list[tuple[int, str]]:
+        keys = {
+            key
+            for row_system, key in self.found.get((param_key(rtype, code), value), ())
+            if system is None or row_system == system
+        }
+        return [(key, self.ids[key][1]) for key in sorted(keys)]
+
+
+def _concatenated(parts: list[tuple[PreparedBatch, int]], size: int) -> PreparedBatch:
+    """One batch of several, each one's keys moved up by its offset (the rows are rebuilt)."""
+    out = PreparedBatch(size=size)
+    for batch, off in parts:
+        out.resources.extend([(row[0] + off, *row[1:]) for row in batch.resources])
+        for name, rows in batch.index.items():
+            out.index.setdefault(name, []).extend([(row[0] + off, *row[1:]) for row in rows])
+        out.compartment.extend([(key + off, pid) for key, pid in batch.compartment])
+    return out
 
 
 def _match_conditions(repo: GatedRepository, plan: Plan) -> None:

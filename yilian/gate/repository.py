@@ -173,7 +173,7 @@ class GatedRepository:
 
     def find(self, rtype: str, pairs: list[tuple[str, str]]) -> list[Stored]:
         """Up to two matches of a conditional operation's criteria, within the caller's scope."""
-        token = _single_token(rtype, pairs)
+        token = single_token(rtype, pairs)
         if token is not None and codec_of(self.conn) is None:  # sealed identifiers: parse() hashes them
             return self._find_by_token(rtype, *token)
         query = self.parse(rtype, pairs)
@@ -199,7 +199,7 @@ class GatedRepository:
         tokens: dict[int, tuple[str, str, str | None, str]] = {}
         if codec_of(self.conn) is None:  # sealed identifiers: parse() hashes them
             for i, (rtype, pairs) in enumerate(criteria):
-                token = _single_token(rtype, pairs)
+                token = single_token(rtype, pairs)
                 if token is not None:
                     tokens[i] = (rtype, *token)
         if len(tokens) > 1:
@@ -382,7 +382,7 @@ class GatedRepository:
         return sorted(search_params(rtype))
 
 
-def _single_token(rtype: str, pairs: list[tuple[str, str]]) -> tuple[str, str | None, str] | None:
+def single_token(rtype: str, pairs: list[tuple[str, str]]) -> tuple[str, str | None, str] | None:
     """(code, system, value) when the criteria are one plain token value (no modifier, no OR), else None."""
     if len(pairs) != 1:
         return None
