@@ -134,7 +134,7 @@ def prepare_all(
     workers = preparing_processes(workers)
     if workers <= 0 or len(works) < 50:
         for w in works:
-            yield prepare(w, tables.get(w.member, {}))
+            yield prepare(w, tables.get(w.member, {}), plan=True)
         return
     _warm_up()
     chunks = [works[i : i + CHUNK] for i in range(0, len(works), CHUNK)]
