@@ -111,9 +111,9 @@ class _Run:
             self.offsets.append(size)
             size += plan.batch.size
         self.batch = _concatenated([(p.batch, off) for p, off in zip(plans, self.offsets, strict=True)], size)
-        self.matched: dict[
-            tuple[int, int], Stored | int
-        ] = {}  # (plan, step) -> match, or the key creating it
+        # (plan, step) -> what a conditional create matched: a stored resource, or the key creating it
+        self.matched: dict[tuple[int, int], Stored | int] = {}
+        self.dropped: dict[int, set[int]] = {}  # plan -> batch keys of its creates that matched
 
     def match(self, repo: GatedRepository) -> None:
         conditional = [
@@ -129,11 +129,11 @@ class _Run:
         tokens = {c: single_token(c[0], list(c[1])) for c in unique}
         memory = _CreatedTokens(self.batch, {(c[0], t[0]) for c, t in tokens.items() if t is not None})
         moved: dict[str, str] = {}
-        mentioning: set[int] = set()
+        mentioned: dict[int, set[str]] = {}
         plan_at = 0
         for i, step, criteria in conditional:
             while plan_at < i:  # the creates of earlier plans are visible to this one's criteria
-                memory.add_plan(self.plans[plan_at], self.offsets[plan_at], self._dropped(plan_at))
+                memory.add_plan(self.plans[plan_at], self.offsets[plan_at], self.dropped.get(plan_at, set()))
                 plan_at += 1
             hits = found[criteria]
             token = tokens[criteria]
@@ -149,23 +149,16 @@ class _Run:
                 self.matched[(i, step.index)] = hits[0]
                 reference = hits[0].reference
             else:
-                key, rid_id = in_memory[0]
-                self.matched[(i, step.index)] = key
+                creator, rid_id = in_memory[0]
+                self.matched[(i, step.index)] = creator
                 reference = f"{step.rtype}/{rid_id}"
+            self.dropped.setdefault(i, set()).add(step.key + off)
             old = f"{step.rtype}/{step.rid_id}"
             moved[old] = reference
-            plan = self.plans[i]
-            mentioning |= {
-                plan.steps[j].key + off for j in plan.mentions.get(old, ()) if plan.steps[j].key is not None
-            }
-        self.batch.drop({self._key(i, s) for i, s in self.matched})
-        self.batch.retarget(moved, mentioning)
-
-    def _key(self, plan: int, step: int) -> int:
-        return self.plans[plan].steps[step].key + self.offsets[plan]
-
-    def _dropped(self, plan: int) -> set[int]:
-        return {self._key(i, s) for i, s in self.matched if i == plan}
+            for key, olds in _mentioned(self.plans[i], {old: reference}, off).items():
+                mentioned.setdefault(key, set()).update(olds)
+        self.batch.drop(set().union(*self.dropped.values()))
+        self.batch.retarget(moved, mentioned)
 
     def response(self, base: str, i: int, by_key: dict[int, Stored]) -> tuple[FhirResponse, list[Stored]]:
         plan, off = self.plans[i], self.offsets[i]
@@ -219,6 +212,17 @@ class _CreatedTokens:
         return [(key, self.ids[key][1]) for key in sorted(keys)]
 
 
+def _mentioned(plan: Plan, moved: dict[str, str], offset: int) -> dict[int, set[str]]:
+    """Batch key (moved up by `offset`) -> the provisional references in `moved` its resource mentions."""
+    out: dict[int, set[str]] = {}
+    for old in moved:
+        for i in plan.mentions.get(old, ()):
+            key = plan.steps[i].key
+            if key is not None:
+                out.setdefault(key + offset, set()).add(old)
+    return out
+
+
 def _concatenated(parts: list[tuple[PreparedBatch, int]], size: int) -> PreparedBatch:
     """One batch of several, each one's keys moved up by its offset (the rows are rebuilt)."""
     out = PreparedBatch(size=size)
@@ -252,8 +256,7 @@ def _match_conditions(repo: GatedRepository, plan: Plan) -> None:
     matched = {step.key for step in plan.posts() if step.existing is not None}
     plan.batch.drop(matched)
     if moved:
-        mentioning = {plan.steps[i].key for old in moved for i in plan.mentions.get(old, ())}
-        plan.batch.retarget(moved, mentioning - {None})
+        plan.batch.retarget(moved, _mentioned(plan, moved, 0))
         for step in plan.steps:
             if step.method == "PUT":
                 _retarget_resource(step.resource, moved)

@@ -214,19 +214,21 @@ class PreparedBatch:
             self.index[name] = [r for r in rows if r[0] not in keys]
         self.compartment = [r for r in self.compartment if r[0] not in keys]
 
-    def retarget(self, moved: dict[str, str], keys: set[int]) -> None:
+    def retarget(self, moved: dict[str, str], mentioned: dict[int, set[str]]) -> None:
         """Point references from provisional "Type/id"s to the resources conditional creates matched
-        instead: in the JSON of the resources `keys` (those that mention one), the reference rows and
-        the compartments."""
+        instead: in the JSON of the resources that mention one (`mentioned`: key -> the provisional
+        "Type/id"s it mentions, so each JSON is searched only for its own), the reference rows and the
+        compartments."""
         if not moved:
             return
-        needles = [(f'"{old}"'.encode(), f'"{new}"'.encode()) for old, new in moved.items()]
+        needles = {old: (f'"{old}"'.encode(), f'"{new}"'.encode()) for old, new in moved.items()}
         content_at = RESOURCE_COLUMNS.index("content")
         for i, row in enumerate(self.resources):
-            if row[0] in keys:
+            olds = mentioned.get(row[0])
+            if olds:
                 content = row[content_at]
-                for needle, replacement in needles:
-                    content = content.replace(needle, replacement)
+                for old in olds:
+                    content = content.replace(*needles[old])
                 self.resources[i] = (*row[:content_at], content, *row[content_at + 1 :])
         pairs = {tuple(k.split("/", 1)): v.split("/", 1)[1] for k, v in moved.items()}
         refs = self.index.get("references")

@@ -67,11 +67,11 @@ def test_a_matched_conditional_create_is_dropped_and_references_move_to_its_matc
         "Patient/provisional-pat": "Patient/stored-pat",
         "Organization/provisional-org": "Organization/org",
     }
-    batch.retarget(moved, keys={1})  # ...and what mentions it points at the match
+    batch.retarget(moved, {1: set(moved)})  # ...and what mentions them points at the matches
     first, second = (orjson.loads(row[7]) for row in batch.resources)
     assert first["subject"]["reference"] == "Patient/stored-pat"
     assert first["performer"][0]["reference"] == "Organization/org"
-    assert second["subject"]["reference"] == "Patient/provisional-pat"  # not in keys: left as it was
+    assert second["subject"]["reference"] == "Patient/provisional-pat"  # not said to mention: left as it was
     targets = {(row[0], row[2], row[3]) for row in batch.index["references"]}
     assert {(1, "Patient", "stored-pat"), (2, "Patient", "stored-pat"), (1, "Organization", "org")} <= targets
     assert not any(tid.startswith("provisional") for _k, _p, _t, tid in batch.index["references"])
