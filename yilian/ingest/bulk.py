@@ -13,13 +13,11 @@ collector is kept from rescanning the heap while millions of short-lived objects
 
 from __future__ import annotations
 
-import gc
 import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from yilian.fhir.transaction_plan import NeedsDatabase, Plan, plan_transaction
 from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
 from yilian.ingest.fhir_files import Source, iter_sources, to_bundles
-from yilian.ingest.workers import preparing_pool
+from yilian.ingest.workers import preparing_pool, quiet_gc
 from yilian.store import dialect
 
 
@@ -51,7 +49,6 @@ Planned = tuple[Source, list[Plan] | None, FhirError | None]
 
 GROUP_ENTRIES = 4000  # entries committed together (each Bundle still all-or-nothing in its savepoint)
 PLAN_AHEAD_BYTES = 64 << 20  # source bytes handed to workers and not yet applied, at most (about)
-GC_THRESHOLD = 100_000  # allocations between young-generation collections while loading (Python's: 700)
 
 
 def load_paths(
@@ -64,7 +61,7 @@ def load_paths(
     stop_on_error: bool = False,
 ) -> LoadStats:
     _warm_up()
-    with _quiet_gc(), dialect.background_checkpoints(gate.engine) as engine:
+    with quiet_gc(), dialect.background_checkpoints(gate.engine) as engine:
         writer = Gate(engine, gate.settings)  # the same database and observers, checkpointing aside
         writer.observers = gate.observers
         return _load(writer, caller, paths, workers, on_source, stop_on_error)
@@ -102,22 +99,6 @@ def _load(
             flush()
     flush()
     return stats
-
-
-@contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """Loading makes millions of short-lived objects without cycles (parsed JSON, rows), which reference
-    counting frees. Python's cyclic collector would rescan them, and the big long-lived heap (compiled
-    validators, SQLAlchemy), every 700 allocations: set that heap aside (gc.freeze, inherited by forked
-    workers) and collect the young generation less often. Restored afterwards."""
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 def _size(req: FhirRequest) -> int:

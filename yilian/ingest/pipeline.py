@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from yilian.fhir.messages import FhirRequest, FhirResponse
@@ -26,8 +27,10 @@ from yilian.ingest.codes import Table
 from yilian.ingest.errors import UNKNOWN_KEY
 from yilian.ingest.prepare import Prepared, Work, member_system, prepare_all
 from yilian.ingest.store import DUPLICATE, PROCESSED, REJECTED, Incoming, Outcome
+from yilian.ingest.workers import quiet_gc
 
 GROUP_ENTRIES = 4000  # entries written in one database transaction
+BIG = 100  # messages at once that make it worth keeping the garbage collector quiet (workers.quiet_gc)
 
 
 @dataclass
@@ -55,8 +58,9 @@ def ingest(
     results = {s.id: Result(s.id, DUPLICATE, duplicate_of=s.duplicate_of) for s in stored if s.duplicate_of}
     fresh = [s for s in stored if s.duplicate_of is None]
     works = [_work(gate, s.id, s.incoming) for s in fresh]
-    for r in _process(gate, works, workers, on_progress):
-        results[r.id] = r
+    with quiet_gc() if len(works) >= BIG else nullcontext():
+        for r in _process(gate, works, workers, on_progress):
+            results[r.id] = r
     if on_progress and results:
         on_progress(len(stored) - len(fresh))
     return [results[s.id] for s in stored]
