@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from yilian.identity import index, links
-from yilian.identity.tables import mpi_links, mpi_records
+from yilian.identity import index, links, realtime
+from yilian.identity import model as models
+from yilian.identity.settings import PERSON_SPEC
+from yilian.identity.tables import mpi_keys, mpi_links, mpi_records
 from yilian.identity.testing import patient, resident_id
 from yilian.testing.plugin import caller
 
@@ -192,3 +194,35 @@ def test_surnames_read_as_surnames_match_their_pinyin_registration(fhir, gate, f
     a = register(fhir, A, patient(family + "志刚", rid=None, mrn="A1"))
     b = register(fhir, B, patient(name=None, pinyin=f"{reading.capitalize()} Zhigang", rid=None, mrn="B1"))
     assert person_of(gate, a) == person_of(gate, b)
+
+
+def test_a_survivor_that_arrives_after_its_a40_joins_the_retired_record(gate):
+    """A member's merge can name a survivor the index has not seen yet: the pair waits in mpi_links, and
+    the survivor, new as it is, is not a person of its own when it arrives."""
+    retired = patient(rid=None, mrn="A-old", name="张健国", phone=None, address=None)
+    retired.update(active=False, link=[{"other": {"reference": "Patient/later"}, "type": "replaced-by"}])
+    with gate.engine.begin() as conn:
+        model = models.active(conn, PERSON_SPEC)
+        realtime.arrive(conn, PERSON_SPEC, model, "prior", 1, "m-a", retired)
+        touched = realtime.arrive(conn, PERSON_SPEC, model, "later", 1, "m-a", patient(rid=RID, mrn="A-new"))
+        assert index.get(conn, "later").person_id == index.get(conn, "prior").person_id
+        assert index.get(conn, "prior").person_id in touched  # its golden record is recomputed
+        assert links.status(conn, "prior", "later") == links.MATCH
+
+
+def test_candidates_come_from_every_key_but_one_shared_by_too_many(gate):
+    crowded = [{"key": "phone:057100000000", "patient_id": f"c{i:03d}"} for i in range(index.MAX_BLOCK + 1)]
+    many = [f"name-birth:x{i}|1960-03-08" for i in range(index.KEYS_PER_QUERY + 5)]  # two statements
+    rows = [
+        *crowded,
+        {"key": "id:1", "patient_id": "p2"},
+        {"key": "id:1", "patient_id": "p1"},
+        {"key": many[-1], "patient_id": "p3"},
+        {"key": many[-1], "patient_id": "p1"},
+        {"key": "name-birth:li|1960-03-08", "patient_id": "self"},
+    ]
+    with gate.engine.begin() as conn:
+        conn.execute(mpi_keys.insert(), rows)
+        found = index.candidates(conn, ["phone:057100000000", "id:1", *many], exclude="self")
+        assert sorted(found) == ["p1", "p2", "p3"]
+        assert index.candidates(conn, ["name-birth:li|1960-03-08"], exclude="self") == []

@@ -95,16 +95,29 @@ def _level(lv: dict) -> LevelParams:
 
 
 _CACHE: dict[str, Model] = {}
+_ACTIVE = (
+    select(mpi_models.c.id, mpi_models.c.params, mpi_models.c.auto_weight, mpi_models.c.review_weight)
+    .where(mpi_models.c.active)
+    .order_by(mpi_models.c.id.desc())
+    .limit(1)
+)
+_READ_IN = "yilian_mpi_model"  # Connection.info: (transaction, spec, model) as `for_transaction` read it
+
+
+def for_transaction(conn: Connection, spec: Spec) -> Model:
+    """`active`, read once per transaction: a bulk load runs many write requests in one, each with its
+    Patients to match. A model saved in the same transaction is seen (save and set_thresholds forget it)."""
+    tx, held = conn.get_transaction(), conn.info.get(_READ_IN)
+    if held and tx is not None and held[0] is tx and held[1] is spec:
+        return held[2]
+    model = active(conn, spec)
+    conn.info[_READ_IN] = (tx, spec, model)
+    return model
 
 
 def active(conn: Connection, spec: Spec) -> Model:
     """The active model (cached per database until another is activated), else the shipped default."""
-    row = conn.execute(
-        select(mpi_models.c.id, mpi_models.c.params, mpi_models.c.auto_weight, mpi_models.c.review_weight)
-        .where(mpi_models.c.active)
-        .order_by(mpi_models.c.id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_ACTIVE).first()
     if row is None:
         return default(spec)
     key = f"{conn.engine.url}#{row.id}#{row.auto_weight}#{row.review_weight}"
@@ -135,6 +148,7 @@ def save(
     review_weight: float | None = None,
 ) -> int:
     """Store a trained model and make it the active one (keeping the thresholds in force)."""
+    conn.info.pop(_READ_IN, None)
     current = conn.execute(
         select(mpi_models.c.auto_weight, mpi_models.c.review_weight).where(mpi_models.c.active)
     ).first()
@@ -164,6 +178,7 @@ def set_thresholds(conn: Connection, spec: Spec, auto_weight: float, review_weig
     """An administrator's thresholds (match weights); the shipped model is stored first if none is."""
     if review_weight > auto_weight:
         raise ValueError("the review threshold must not be above the automatic-link threshold")
+    conn.info.pop(_READ_IN, None)
     if conn.execute(select(mpi_models.c.id).where(mpi_models.c.active)).first() is None:
         from yilian.identity.default_model import PARAMS
 

@@ -43,7 +43,7 @@ class IdentityObserver:
 
 def index_versions(conn: Connection, stored: list) -> set[str]:
     """Index Patient versions (store `Stored` objects); returns the persons changed."""
-    model = models.active(conn, PERSON_SPEC)
+    model = models.for_transaction(conn, PERSON_SPEC)
     touched: set[str] = set()
     for s in stored:
         resource = None if s.deleted else s.resource()

@@ -13,12 +13,18 @@ import time
 import uuid
 from collections import Counter
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from yilian.gate.repository import GatedRepository
 from yilian.identity import golden, index, links
 from yilian.identity.sealing import GOLDEN, dump, load
 from yilian.identity.tables import mpi_persons, mpi_records
+
+R = mpi_records.c
+_PERSONS_OF = select(R.patient_id, R.person_id).where(R.patient_id.in_(bindparam("ids", expanding=True)))
+_MEMBERS = select(R.patient_id).where(R.person_id.in_(bindparam("person_ids", expanding=True)))
+_DROP_GOLDEN = delete(mpi_persons).where(mpi_persons.c.person_id == bindparam("b_person_id"))
+_INSERT_GOLDEN = mpi_persons.insert()
 
 
 def new_person_id() -> str:
@@ -51,11 +57,7 @@ def _persons_of(conn: Connection, patient_ids: set[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     ids = list(patient_ids)
     for i in range(0, len(ids), 500):
-        rows = conn.execute(
-            select(mpi_records.c.patient_id, mpi_records.c.person_id).where(
-                mpi_records.c.patient_id.in_(ids[i : i + 500])
-            )
-        )
+        rows = conn.execute(_PERSONS_OF, {"ids": ids[i : i + 500]})
         out.update({r.patient_id: r.person_id for r in rows})
     return out
 
@@ -63,11 +65,7 @@ def _persons_of(conn: Connection, patient_ids: set[str]) -> dict[str, str]:
 def _members(conn: Connection, person_ids: set[str]) -> set[str]:
     if not person_ids:
         return set()
-    return set(
-        conn.execute(
-            select(mpi_records.c.patient_id).where(mpi_records.c.person_id.in_(list(person_ids)))
-        ).scalars()
-    )
+    return set(conn.execute(_MEMBERS, {"person_ids": list(person_ids)}).scalars())
 
 
 def _linked_graph(conn: Connection, nodes: set[str]) -> dict[str, set[str]]:
@@ -103,29 +101,17 @@ def _components(nodes: set[str], graph: dict[str, set[str]]) -> list[set[str]]:
     return out
 
 
-def refresh(conn: Connection, person_ids: set[str]) -> list[tuple[str, dict | None]]:
-    """Recompute the golden records of `person_ids` (with the source of every value) in `mpi_persons`;
-    returns (id, FHIR Person or None when the person is gone)."""
-    out = []
+def refresh(conn: Connection, person_ids: set[str]) -> None:
+    """Recompute the golden records of `person_ids` (with the source of every value) in `mpi_persons`
+    (a person whose records all went elsewhere loses its row)."""
     now = time.time()
     for pid in sorted(person_ids):
         records = index.members_of(conn, pid)
-        conn.execute(delete(mpi_persons).where(mpi_persons.c.person_id == pid))
-        if not records:
-            out.append((pid, None))
-            continue
-        fields = golden.golden(records)
-        conn.execute(
-            mpi_persons.insert().values(
-                person_id=pid,
-                size=len(records),
-                golden=dump(conn, GOLDEN, pid, fields),
-                created=now,
-                updated=now,
-            )
-        )
-        out.append((pid, golden.person_resource(pid, records, fields, _assurance(conn, records))))
-    return out
+        conn.execute(_DROP_GOLDEN, {"b_person_id": pid})
+        if records:
+            fields = dump(conn, GOLDEN, pid, golden.golden(records))
+            row = {"person_id": pid, "size": len(records), "golden": fields, "created": now, "updated": now}
+            conn.execute(_INSERT_GOLDEN, row)
 
 
 def _assurance(conn: Connection, records: list[index.Indexed]) -> dict[str, str]:

@@ -68,16 +68,30 @@ def arrive(
     if existing and existing.features == f and existing.active == active:
         index.put(conn, spec, rec, exists=True)
         return {rec.person_id}
-    others = links.forget_machine_links(conn, patient_id) if existing else []
+    pairs = links.statuses_of(conn, patient_id)  # its pairs (other record -> status), read once
+    others = _forget_machine_links(conn, patient_id, pairs) if existing else []
     index.put(conn, spec, rec, exists=existing is not None)
     seeds = {patient_id, *others}
     if survivor:
         links.put(conn, patient_id, survivor, links.MATCH, reasons=("a40",), by=f"{member or ''}:ADT^A40")
         seeds.add(survivor)
     elif active:
-        seeds |= _link(conn, spec, model, rec)
+        seeds |= _link(conn, spec, model, rec, pairs)
+    if not existing and seeds == {patient_id} and not any(s in links.LINKED for s in pairs.values()):
+        return {rec.person_id}  # linked to no one: a person of its own (what regroup would find)
     touched = regroup(conn, seeds)
     return touched | ({existing.person_id} if existing else set())
+
+
+def _forget_machine_links(conn: Connection, patient_id: str, pairs: dict[str, str]) -> list[str]:
+    """Drop the matcher's links and reviews of a record (its features changed), from `pairs` (its pairs)
+    too; returns the other ends."""
+    others = [other for other, status in pairs.items() if status in (AUTO, REVIEW)]
+    if others:
+        links.forget(conn, patient_id, (AUTO, REVIEW))
+        for other in others:
+            del pairs[other]
+    return others
 
 
 def _remove(conn: Connection, existing: index.Indexed) -> set[str]:
@@ -87,10 +101,11 @@ def _remove(conn: Connection, existing: index.Indexed) -> set[str]:
     return regroup(conn, set(others)) | {existing.person_id}
 
 
-def _link(conn: Connection, spec: Spec, model: Model, rec: index.Indexed) -> set[str]:
-    """Write the matcher's links and reviews for a new or changed record; returns the records linked."""
+def _link(conn: Connection, spec: Spec, model: Model, rec: index.Indexed, pairs: dict[str, str]) -> set[str]:
+    """Write the matcher's links and reviews for a new or changed record (`pairs`: the pairs it is part
+    of, other record -> status); returns the records linked."""
     found = match(conn, spec, model, rec.features, exclude=rec.patient_id)
-    refused = links.refused(conn, rec.patient_id)
+    refused = {other for other, status in pairs.items() if status == links.NO_MATCH}
     autos = [c for c in found if c.decision.outcome == AUTO and c.record.patient_id not in refused]
     person = autos[0].record.person_id if autos else None
     if person and _ids_conflict(conn, own_id(rec.features), person):
@@ -98,7 +113,7 @@ def _link(conn: Connection, spec: Spec, model: Model, rec: index.Indexed) -> set
     touched = set()
     for c in found:
         other = c.record.patient_id
-        if other in refused or links.status(conn, rec.patient_id, other) in links.HUMAN:
+        if pairs.get(other) in links.HUMAN:  # a person decided this pair: never overwritten
             continue
         outcome, reasons = c.decision.outcome, c.decision.reasons
         if outcome == AUTO and c.record.person_id != person:
@@ -108,10 +123,11 @@ def _link(conn: Connection, spec: Spec, model: Model, rec: index.Indexed) -> set
                 {"field": e.field, "level": e.label, "weight": e.weight, "left": e.left, "right": e.right}
                 for e in c.score.fields
             ]
-            links.put(
+            links.change(
                 conn,
                 rec.patient_id,
                 other,
+                pairs.get(other),
                 outcome,
                 weight=c.score.weight,
                 evidence=evidence,
