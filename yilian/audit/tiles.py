@@ -127,7 +127,9 @@ def upsert(conn: Connection, rows: list[tuple[int, int, bytes]]) -> None:
     )
 
 
-def read_level(conn: Connection, level: int, first_tile: int = 0):  # noqa: ANN201 - an iterator of rows
-    """Every tile of one level from `first_tile` on, in order (for verification)."""
-    stmt = select(A.tile, A.hashes).where(A.level == level, A.tile >= first_tile).order_by(A.tile)
-    return conn.execute(stmt)
+def read_range(conn: Connection, level: int, first: int, end: int) -> dict[int, bytes]:
+    """The stored tiles holding nodes [first, end) of one level, by tile number, in one range query."""
+    stmt = select(A.tile, A.hashes).where(
+        A.level == level, A.tile >= first // WIDTH, A.tile <= (end - 1) // WIDTH
+    )
+    return {row.tile: bytes(row.hashes) for row in conn.execute(stmt)}

@@ -1,6 +1,7 @@
 """`yilian audit verify`: re-check the whole log and name the first tampered entry.
 
-One streaming pass over the events in leaf order:
+One streaming pass over the events in leaf order, a batch at a time (a batch's hashes are compared with
+the stored ones as whole runs; entry by entry or node by node only where they differ):
 - each entry's leaf hash is recomputed and compared with the stored one (an edited entry is named);
 - leaf indexes must run 0, 1, 2... (a deleted entry leaves a gap: named);
 - every complete tree node is recomputed and compared with its stored tile (tiles rewritten to hide an
@@ -14,20 +15,23 @@ One streaming pass over the events in leaf order:
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
 
 from yilian.audit import checkpoint as cps
 from yilian.audit.log import AuditLog
-from yilian.audit.merkle import CompactRange
+from yilian.audit.merkle import GrowingTree, Hash
 from yilian.audit.tables import audit_checkpoint, audit_entry, audit_event, audit_state
-from yilian.audit.tiles import HASH, WIDTH
+from yilian.audit.tiles import HASH, WIDTH, read_range
 
 E = audit_event.c
 X = audit_entry.c
 C = audit_checkpoint.c
 MAX_PROBLEMS = 100
+BATCH = 16_384  # entries hashed, folded and compared with the stored tiles at a time
+ROOT_RANK = 64  # a signed root is checked after the nodes its last entry formed (levels rank 0..63)
 ENTRY_KINDS = ("altered", "missing", "truncated")
 
 
@@ -66,25 +70,29 @@ class Report:
         return self.problems[0] if self.problems else None
 
 
-class _Tiles:
-    """Stored node hashes read tile by tile, in order (one cursor position per level)."""
+class _Stored:
+    """The stored node hashes a batch is compared with: one range of tiles per level and batch."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.current: dict[int, tuple[int, bytes]] = {}
+        self.tiles: dict[int, dict[int, bytes]] = {}  # level -> tile -> hashes, from the latest range read
 
-    def get(self, level: int, index: int) -> bytes | None:
+    def span(self, level: int, first: int, end: int) -> bytes:
+        """Nodes [first, end) of a level, joined; b"" when one is not stored (then compare `node` by node)."""
+        tiles = self.tiles[level] = read_range(self.conn, level, first, end)
+        numbers = range(first // WIDTH, (end - 1) // WIDTH + 1)
+        if len(tiles) != len(numbers) or any(len(tiles[t]) != WIDTH * HASH for t in numbers[:-1]):
+            return b""  # a tile missing or cut short would shift the hashes after it
+        start = (first % WIDTH) * HASH
+        return b"".join(tiles[t] for t in numbers)[start : start + (end - first) * HASH]
+
+    def node(self, level: int, index: int) -> bytes | None:
+        tiles = self.tiles.setdefault(level, {})
         tile = index // WIDTH
-        cur = self.current.get(level)
-        if cur is None or cur[0] != tile:
-            from yilian.audit.tables import audit_hash
-
-            a = audit_hash.c
-            data = self.conn.execute(select(a.hashes).where(a.level == level, a.tile == tile)).scalar()
-            cur = (tile, bytes(data or b""))
-            self.current[level] = cur
+        if tile not in tiles:
+            tiles[tile] = read_range(self.conn, level, index, index + 1).get(tile, b"")
         offset = (index % WIDTH) * HASH
-        found = cur[1][offset : offset + HASH]
+        found = tiles[tile][offset : offset + HASH]
         return found if len(found) == HASH else None
 
 
@@ -145,70 +153,140 @@ def _checkpoints(conn: Connection, log: AuditLog, kept, key: bytes, report: Repo
 
 
 def _stream(conn: Connection, log: AuditLog, signed: dict[int, bytes], report: Report) -> int:
-    h = log.suite.hash
-    tiles = _Tiles(conn)
-    bad_nodes: set[int] = set()
-    bad_leaves: list[int] = []  # entries found altered or missing
-
-    def check_node(level: int, index: int, node: bytes) -> None:
-        first, last = index << level, (index + 1) << level
-        if not level or level in bad_nodes or any(first <= b < last for b in bad_leaves):
-            return  # above an edited entry every node differs: the entry itself is the finding
-        if tiles.get(level, index) != node:
-            bad_nodes.add(level)
-            report.add(
-                Problem(
-                    first,
-                    "node",
-                    f"stored tree node {index} at level {level} (entries #{first} to "
-                    f"#{last - 1}) does not match the entries: tiles were rewritten",
-                )
-            )
-
-    tree = CompactRange(h, check_node)
+    check = _Pass(conn, log.suite.hash, signed, report)
     stmt = (
-        select(E.leaf, E.seq, E.user_id, E.action, X.entry)
+        select(E.leaf, X.entry)  # the leaf index covers (leaf, seq): audit_event's rows are not read
         .join_from(audit_event, audit_entry, X.seq == E.seq)
         .where(E.leaf.is_not(None))
+        .order_by(E.leaf)
     )
-    rows = conn.execution_options(yield_per=20_000).execute(stmt.order_by(E.leaf))
-    for row in rows:
-        while tree.size < row.leaf:  # a gap: entries were deleted
-            missing = tree.size
-            stored = tiles.get(0, missing)
-            report.add(Problem(missing, "missing", f"entry #{missing} is missing (deleted)"))
-            bad_leaves.append(missing)
-            tree.append(stored or bytes(HASH))
-            _at_checkpoint(tree, signed, report)
-        leaf = h(b"\x00" + bytes(row.entry))
-        if tiles.get(0, row.leaf) != leaf:
-            report.add(
-                Problem(
-                    row.leaf,
-                    "altered",
-                    f"entry #{row.leaf} (seq {row.seq}, {row.action} by "
-                    f"{row.user_id}) does not match its recorded hash: it was edited or moved",
-                )
+    for rows in conn.execution_options(yield_per=BATCH).execute(stmt).partitions():
+        check.batch(rows)
+    return check.tree.size
+
+
+class _Pass:
+    """The pass over the entries, a batch at a time. Whole batches are compared with the stored hashes as
+    joined strings; only where they differ is each entry or node looked at. What is found is reported in
+    the order a leaf-by-leaf pass finds it: by the position whose append formed it, then entry, nodes from
+    level 1 up, signed root."""
+
+    def __init__(self, conn: Connection, h: Hash, signed: dict[int, bytes], report: Report) -> None:
+        self.conn, self.h, self.signed, self.report = conn, h, signed, report
+        self.sizes = sorted(signed)
+        self.stored = _Stored(conn)
+        self.tree = GrowingTree(h)
+        self.bad_nodes: set[int] = set()  # levels with a rewritten node reported (one each suffices)
+        self.bad_leaves: list[int] = []  # entries found altered or missing: ascending (leaf order)
+        self.found: list[tuple] = []  # (position, rank, report, what) of this batch, reported in order
+
+    def batch(self, rows: list) -> None:
+        """Check the next rows (leaf, entry), in leaf order."""
+        old = self.tree.size
+        self.tree.extend(self._leaves(rows))
+        self._nodes(old)
+        self._roots(old)
+        for _position, _rank, report, what in sorted(self.found, key=lambda found: found[:2]):
+            report(what)
+        self.found.clear()
+
+    def _leaves(self, rows: list) -> list[bytes]:
+        """The batch's leaf hashes at the tree's next positions."""
+        h = self.h
+        hashes = [h(b"\x00" + entry) for _leaf, entry in rows]
+        size, first, last = self.tree.size, rows[0].leaf, rows[-1].leaf
+        if first == size and last == size + len(rows) - 1:  # leaf indexes are unique: no gap
+            if b"".join(hashes) == self.stored.span(0, first, last + 1):
+                return hashes
+        elif last >= size:
+            self.stored.span(0, size, last + 1)  # read the tiles for `_check_leaves`
+        return self._check_leaves(rows, hashes)
+
+    def _check_leaves(self, rows: list, hashes: list[bytes]) -> list[bytes]:
+        """Entry by entry: a gap in the leaf indexes is a deleted entry (filled in with its stored hash, so
+        the nodes above it are still checked); a leaf hash unlike the stored one, an edited or moved entry."""
+        leaves: list[bytes] = []
+        position = self.tree.size
+        for (leaf, _entry), hashed in zip(rows, hashes, strict=True):
+            while position < leaf:
+                leaves.append(self.stored.node(0, position) or bytes(HASH))
+                self.found.append((position, 0, self._missing, position))
+                position += 1
+            if self.stored.node(0, leaf) != hashed:
+                self.found.append((position, 0, self._altered, leaf))
+            leaves.append(hashed)
+            position += 1
+        return leaves
+
+    def _nodes(self, old: int) -> None:
+        """Compare the nodes the batch formed (level 1 up) with the stored ones, a level at a time."""
+        size = self.tree.size
+        for level in range(1, size.bit_length()):
+            start, end = old >> level, size >> level
+            if start == end or level in self.bad_nodes:
+                continue
+            first, nodes = self.tree.levels[level]
+            formed = nodes[start - first :]
+            if b"".join(formed) == self.stored.span(level, start, end):
+                continue
+            for index, node in enumerate(formed, start):
+                if self.stored.node(level, index) != node:
+                    self.found.append((((index + 1) << level) - 1, level, self._node, (level, index)))
+
+    def _roots(self, old: int) -> None:
+        """Recompute the tree head at each signed size the batch reached."""
+        sizes = self.sizes[bisect_right(self.sizes, old) : bisect_right(self.sizes, self.tree.size)]
+        for size in sizes:
+            if self.tree.root(size) != self.signed[size]:
+                self.found.append((size - 1, ROOT_RANK, self._root, size))
+
+    def _missing(self, position: int) -> None:
+        self.report.add(Problem(position, "missing", f"entry #{position} is missing (deleted)"))
+        self.bad_leaves.append(position)
+
+    def _altered(self, leaf: int) -> None:
+        self.bad_leaves.append(leaf)
+        if len(self.report.problems) >= MAX_PROBLEMS:
+            self.report.more += 1  # only counted: spare the look-up
+            return
+        row = self.conn.execute(select(E.seq, E.user_id, E.action).where(E.leaf == leaf)).one()
+        self.report.add(
+            Problem(
+                leaf,
+                "altered",
+                f"entry #{leaf} (seq {row.seq}, {row.action} by "
+                f"{row.user_id}) does not match its recorded hash: it was edited or moved",
             )
-            bad_leaves.append(row.leaf)
-        tree.append(leaf)
-        _at_checkpoint(tree, signed, report)
-    return tree.size
-
-
-def _at_checkpoint(tree: CompactRange, signed: dict[int, bytes], report: Report) -> None:
-    want = signed.get(tree.size)
-    if want is None or any(p.kind == "root" for p in report.problems) or tree.root() == want:
-        return  # after the first mismatch every later root differs too: one problem says it
-    start = _previous(signed, tree.size)
-    report.add(
-        Problem(
-            start,
-            "root",
-            f"the entries no longer hash to the root signed at size {tree.size}: "
-            f"an entry from #{start} to #{tree.size - 1} was changed (with its stored hashes)",
         )
-    )
+
+    def _node(self, where: tuple[int, int]) -> None:
+        level, index = where
+        first, last = index << level, (index + 1) << level
+        above = bisect_left(self.bad_leaves, first)
+        if level in self.bad_nodes or (above < len(self.bad_leaves) and self.bad_leaves[above] < last):
+            return  # above an edited entry every node differs: the entry itself is the finding
+        self.bad_nodes.add(level)
+        self.report.add(
+            Problem(
+                first,
+                "node",
+                f"stored tree node {index} at level {level} (entries #{first} to "
+                f"#{last - 1}) does not match the entries: tiles were rewritten",
+            )
+        )
+
+    def _root(self, size: int) -> None:
+        if any(p.kind == "root" for p in self.report.problems):
+            return  # after the first mismatch every later root differs too: one problem says it
+        start = _previous(self.signed, size)
+        self.report.add(
+            Problem(
+                start,
+                "root",
+                f"the entries no longer hash to the root signed at size {size}: "
+                f"an entry from #{start} to #{size - 1} was changed (with its stored hashes)",
+            )
+        )
 
 
 def _previous(signed: dict[int, bytes], size: int) -> int:

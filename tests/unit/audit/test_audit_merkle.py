@@ -50,6 +50,25 @@ def test_compact_range_and_stored_roots_match_the_reference(n: int) -> None:
     assert merkle.root(H, ListNodes(data), n) == ref.mth(data)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=12))
+def test_a_tree_grown_in_batches_forms_the_nodes_and_heads_of_the_compact_range(batches: list[int]) -> None:
+    data = entries(sum(batches))
+    formed: list[tuple[int, int, bytes]] = []
+    merkle.CompactRange(H, lambda *node: formed.append(node)).extend(merkle.leaf_hash(H, e) for e in data)
+    tree, grown = merkle.GrowingTree(H), []
+    for n in batches:
+        old = tree.size
+        tree.extend([merkle.leaf_hash(H, e) for e in data[old : old + n]])
+        for level, (first, nodes) in enumerate(tree.levels):
+            new = range(old >> level, tree.size >> level)  # the batch's nodes, after the level's carry
+            assert first + len(nodes) == new.stop
+            grown += [(level, i, nodes[i - first]) for i in new]
+        for size in range(old + 1, tree.size + 1):
+            assert tree.root(size) == ref.mth(data[:size])
+    assert sorted(grown) == sorted(formed)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.integers(1, 300).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1))))
 def test_inclusion_proofs_equal_the_reference_and_verify(case: tuple[int, int]) -> None:

@@ -6,13 +6,15 @@ import pytest
 from audit_helpers import event, record
 from sqlalchemy import Engine, delete, select, update
 
+from yilian.audit import verify
 from yilian.audit.log import AuditLog, grow, of
 from yilian.audit.tables import audit_checkpoint, audit_entry, audit_event, audit_hash, audit_state
-from yilian.audit.tiles import append_nodes
+from yilian.audit.tiles import HASH, WIDTH, append_nodes
 from yilian.audit.verify import verify_log
 
 E = audit_event.c
 X = audit_entry.c
+A = audit_hash.c
 
 
 def forge(leaf: int):  # noqa: ANN201 - an UPDATE
@@ -22,6 +24,12 @@ def forge(leaf: int):  # noqa: ANN201 - an UPDATE
         .where(X.seq == select(E.seq).where(E.leaf == leaf).scalar_subquery())
         .values(entry=b'{"forged":true}')
     )
+
+
+@pytest.fixture(autouse=True, params=[verify.BATCH, 7], ids=["batch", "batch-of-7"])
+def batch(request, monkeypatch) -> None:  # noqa: ANN001
+    """Each test also with small batches: findings that straddle batches are still named the same."""
+    monkeypatch.setattr(verify, "BATCH", request.param)
 
 
 @pytest.fixture
@@ -37,6 +45,14 @@ def run(engine: Engine, *statements) -> None:  # noqa: ANN002
     with engine.begin() as conn:
         for stmt in statements:
             conn.execute(stmt)
+
+
+def rewrite_tile(engine: Engine, level: int, tile: int, change) -> None:  # noqa: ANN001 - bytes -> bytes
+    with engine.begin() as conn:
+        hashes = conn.execute(select(A.hashes).where(A.level == level, A.tile == tile)).scalar_one()
+        conn.execute(
+            update(audit_hash).where(A.level == level, A.tile == tile).values(hashes=change(bytes(hashes)))
+        )
 
 
 def test_an_untouched_log_verifies(log: AuditLog) -> None:
@@ -121,3 +137,24 @@ def test_a_forged_checkpoint_is_caught(log: AuditLog) -> None:
     run(log.engine, update(audit_checkpoint).where(audit_checkpoint.c.size == 600).values(note=note))
     report = verify_log(log)
     assert any(p.kind == "signature" for p in report.problems)
+
+
+def test_a_rewritten_tree_node_is_named(log: AuditLog) -> None:
+    at = 70 * HASH  # node 70 of level 2: entries #280 to #283
+    rewrite_tile(log.engine, 2, 0, lambda hashes: hashes[:at] + bytes(HASH) + hashes[at + HASH :])
+    report = verify_log(log)
+    assert [(p.leaf, p.kind) for p in report.problems] == [(280, "node")]
+    assert "node 70 at level 2 (entries #280 to #283)" in report.first.message
+
+
+def test_a_deleted_tile_is_caught(log: AuditLog) -> None:
+    run(log.engine, delete(audit_hash).where(A.level == 1, A.tile == 0))
+    report = verify_log(log)
+    assert [(p.leaf, p.kind) for p in report.problems] == [(0, "node")]
+
+
+def test_a_tile_cut_short_names_the_entries_it_lost(log: AuditLog) -> None:
+    rewrite_tile(log.engine, 0, 0, lambda hashes: hashes[: 200 * HASH])
+    report = verify_log(log)
+    assert [p.leaf for p in report.problems if p.kind == "altered"] == list(range(200, WIDTH))
+    assert report.first.leaf == 200
