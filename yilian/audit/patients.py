@@ -18,6 +18,7 @@ and its compartment recomputed from its content, as the store computed it when w
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 import orjson
 from sqlalchemy import Connection, select
@@ -109,11 +110,13 @@ def _compartments(conn: Connection, rids: list[int]) -> set[str]:
     return found
 
 
-def resolve(conn: Connection, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], set[str]]:
-    """The patients of each (rid, version) shown by a deferred read, as the read saw them."""
+def resolve(conn: Connection, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], AbstractSet[str]]:
+    """The patients of each (rid, version) shown by a deferred read or written, as it was then (sets
+    shared between pairs: do not change them)."""
     pairs = set(wanted)
     current: dict[int, int] = {}
     members: dict[int, set[str]] = {}
+    none: frozenset[str] = frozenset()
     unique = sorted({rid for rid, _ in pairs})
     for i in range(0, len(unique), CHUNK):
         chunk = unique[i : i + CHUNK]
@@ -122,12 +125,12 @@ def resolve(conn: Connection, wanted: Iterable[tuple[int, int]]) -> dict[tuple[i
             "SELECT r.rid, r.version, c.patient_id FROM resources r "
             f"LEFT JOIN compartment c ON c.rid = r.rid WHERE r.rid IN ({marks})"
         )
-        for rid, version, patient in conn.exec_driver_sql(sql, tuple(chunk)):
+        for rid, version, patient in conn.exec_driver_sql(sql, tuple(chunk)).all():  # one fetch: many rows
             current[rid] = version
             if patient is not None:
                 members.setdefault(rid, set()).add(patient)
     return {
-        (rid, v): set(members.get(rid, ())) if current.get(rid) == v else _version_patients(conn, rid, v)
+        (rid, v): members.get(rid, none) if current.get(rid) == v else _version_patients(conn, rid, v)
         for rid, v in pairs
     }
 

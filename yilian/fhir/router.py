@@ -143,12 +143,14 @@ def handle_group(gate: Gate, caller: Caller, requests: list[FhirRequest]) -> lis
 def _runs(requests: list[FhirRequest]) -> list[list[FhirRequest]]:
     """The requests in order, consecutive mergeable plans together, every other request alone."""
     runs: list[list[FhirRequest]] = []
+    joins = False  # whether the last run takes mergeable plans
     for request in requests:
         together = request.plan is not None and transaction.mergeable(request.plan)
-        if together and runs and runs[-1][-1].plan is not None and transaction.mergeable(runs[-1][-1].plan):
+        if together and joins:
             runs[-1].append(request)
         else:
             runs.append([request])
+        joins = together
     return runs
 
 

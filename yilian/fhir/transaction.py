@@ -187,7 +187,8 @@ class _CreatedTokens:
         for row in batch.index.get("tokens", ()):
             if row[1] in self.params:
                 self.rows_of.setdefault(row[0], []).append(row)
-        self.ids = {row[0]: (row[1], row[2]) for row in batch.resources}  # key -> (type, id)
+        # key -> id, of the resources a criteria could find
+        self.ids = {row[0]: row[2] for row in batch.resources if row[0] in self.rows_of}
         self.found: dict[tuple[int, str], list[tuple[str, int]]] = {}  # (param, value) -> (system, key)
         self.types: set[str] = set()
 
@@ -209,7 +210,7 @@ class _CreatedTokens:
             for row_system, key in self.found.get((param_key(rtype, code), value), ())
             if system is None or row_system == system
         }
-        return [(key, self.ids[key][1]) for key in sorted(keys)]
+        return [(key, self.ids[key]) for key in sorted(keys)]
 
 
 def _mentioned(plan: Plan, moved: dict[str, str], offset: int) -> dict[int, set[str]]:
