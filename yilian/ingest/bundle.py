@@ -38,23 +38,24 @@ class MappedBundle:
 
     def _add(self, resource: dict, key: dict | None, method: str) -> dict:
         rtype = resource["resourceType"]
+        request: dict = {"method": method, "url": rtype}
         if key is not None:
             resource.setdefault("identifier", [])
             if key not in resource["identifier"]:
                 resource["identifier"].insert(0, key)
-            seen = self._by_key.get(f"{rtype}|{key['system']}|{key['value']}")
+            by_key = f"{rtype}|{key['system']}|{key['value']}"
+            seen = self._by_key.get(by_key)
             if seen is not None:  # the same thing twice in one message: one entry
                 return {"reference": seen["fullUrl"]}
+            if method == "PUT":
+                request["url"] = f"{rtype}?{identifier_query(key)}"
+            else:
+                request["ifNoneExist"] = identifier_query(key)
         full_url = self._ref()
-        request: dict = {"method": method, "url": rtype}
-        if method == "PUT" and key is not None:
-            request["url"] = f"{rtype}?{identifier_query(key)}"
-        elif key is not None:
-            request["ifNoneExist"] = identifier_query(key)
         entry = {"fullUrl": full_url, "resource": resource, "request": request}
         self.entries.append(entry)
         if key is not None:
-            self._by_key[f"{rtype}|{key['system']}|{key['value']}"] = entry
+            self._by_key[by_key] = entry
         return {"reference": full_url}
 
     def bundle(self) -> dict:

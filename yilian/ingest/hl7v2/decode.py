@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from yilian.ingest.errors import DATA_TYPE, REQUIRED_MISSING, SEGMENT_SEQUENCE, IngestError
 
@@ -28,7 +29,6 @@ CHARSETS = {
     "GB2312": "gb18030",
     "CP936": "gb18030",
 }
-_SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{2}$")
 
 
 @dataclass
@@ -46,7 +46,12 @@ def charset_of(raw: bytes) -> str | None:
     fields = raw[start:end].split(raw[start + 3 : start + 4])
     if len(fields) <= 17 or not fields[17].strip():
         return None
-    name = fields[17].split(b"~")[0].decode("ascii", "replace").upper()
+    return _codec(fields[17])
+
+
+@lru_cache(maxsize=256)  # a member declares the same MSH-18 in every message
+def _codec(declared: bytes) -> str:
+    name = declared.split(b"~")[0].decode("ascii", "replace").upper()
     return CHARSETS.get(re.sub(r"[\s_-]", "", name), "declared:" + name)
 
 
@@ -61,7 +66,9 @@ def decode(raw: bytes, charset: str | None = None) -> Decoded:
         except UnicodeDecodeError:
             continue
         text = text.lstrip("\ufeff")  # a byte-order mark left by a Windows editor
-        return Decoded(text.replace("\r\n", "\r").replace("\n", "\r"), codec)
+        if "\n" in text:
+            text = text.replace("\r\n", "\r").replace("\n", "\r")
+        return Decoded(text, codec)
     raise IngestError(
         f"The message is not valid text in {declared or 'UTF-8'} nor in GB 18030",
         location="MSH-18",
@@ -110,10 +117,18 @@ def check_header(text: str) -> None:
             location="MSH-2",
             code=DATA_TYPE,
         )
-    for line in text.split("\r")[1:]:
-        if not _SEGMENT_ID.match(line[:3]) or (len(line) > 3 and line[3] != sep):
-            raise IngestError(
-                f"Segment {line[:20]!r} does not start with a segment id and the field separator {sep!r}",
-                location=line[:3],
-                code=SEGMENT_SEQUENCE,
-            )
+    bad = _bad_segment(sep).search(text)
+    if bad:
+        line = text[bad.end() :].split("\r", 1)[0]
+        raise IngestError(
+            f"Segment {line[:20]!r} does not start with a segment id and the field separator {sep!r}",
+            location=line[:3],
+            code=SEGMENT_SEQUENCE,
+        )
+
+
+@lru_cache(maxsize=64)
+def _bad_segment(sep: str) -> re.Pattern:
+    """Finds the first segment after MSH that is not a segment id alone or followed by `sep` (one search
+    over the message instead of a match per segment)."""
+    return re.compile(rf"\r(?![A-Z][A-Z0-9]{{2}}(?:{re.escape(sep)}|\r|\Z))")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+from functools import lru_cache
 
 from yilian.ingest.codes import LOINC, UCUM
 from yilian.ingest.errors import DATA_TYPE, IngestError
@@ -110,10 +111,13 @@ def order_number(ctx: V2Context, obr: Segment | None, index: int) -> str:
     return f"{ctx.msg.control_id}-{index}"
 
 
+CATEGORY_SYSTEM = f"{TERMINOLOGY}/observation-category"
+CATEGORY_TEXT = {"laboratory": "检验", "vital-signs": "体征", "exam": "检查"}
+
+
 def category(code: str, display: str) -> list[dict]:
-    obs = f"{TERMINOLOGY}/observation-category"
-    text = {"laboratory": "检验", "vital-signs": "体征", "exam": "检查"}.get(code, "")
-    return [{"coding": [{"system": obs, "code": code, "display": display}], "text": text}]
+    coding = {"system": CATEGORY_SYSTEM, "code": code, "display": display}
+    return [{"coding": [coding], "text": CATEGORY_TEXT.get(code, "")}]
 
 
 def observation(
@@ -228,19 +232,31 @@ def structured_numeric(rep: list, unit_rep: list, where: str) -> dict:
 def reference_range(text: str, q: dict | None) -> list[dict]:
     if not text:
         return []
-    m = _RANGE.match(text)
+    low, high = _bounds(text)
     unit = {k: v for k, v in (q or {}).items() if k in ("unit", "system", "code")}
     out: dict = {}
-    if m:
-        op, a, b = m.groups()
-        if b is not None and not op:
-            out = {"low": {"value": float(a), **unit}, "high": {"value": float(b), **unit}}
-        elif op in ("<", "<="):
-            out = {"high": {"value": float(a), **unit}}
-        elif op in (">", ">="):
-            out = {"low": {"value": float(a), **unit}}
+    if low is not None:
+        out["low"] = {"value": low, **unit}
+    if high is not None:
+        out["high"] = {"value": high, **unit}
     out["text"] = text
     return [out]
+
+
+@lru_cache(maxsize=1024)  # a test's reference range is the same in every report
+def _bounds(text: str) -> tuple[float | None, float | None]:
+    """The low and high of a range as written: 3.9-6.1, <5, >=10 (None where there is none)."""
+    m = _RANGE.match(text)
+    if not m:
+        return None, None
+    op, a, b = m.groups()
+    if b is not None and not op:
+        return float(a), float(b)
+    if op in ("<", "<="):
+        return None, float(a)
+    if op in (">", ">="):
+        return float(a), None
+    return None, None
 
 
 def combine_blood_pressure(observations: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:

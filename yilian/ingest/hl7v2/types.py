@@ -8,6 +8,7 @@ zone every member runs on; FHIR needs a zone on any dateTime with a time of day.
 from __future__ import annotations
 
 import re
+from datetime import date as _date
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -36,22 +37,29 @@ def ts(value: str, location: str) -> str | None:
     value = value.strip()
     if not value:
         return None
+    try:
+        return _datetime(value)
+    except ValueError as err:
+        raise IngestError(f"{value!r} {err}", location=location, code=DATA_TYPE) from None
+
+
+@lru_cache(maxsize=4096)  # the same times come in every result of a report, and in report after report
+def _datetime(value: str) -> str:
     m = _TS.match(value)
     if not m:
-        raise IngestError(
-            f"{value!r} is not an HL7 date/time (YYYYMMDD[HHMM[SS]][+ZZZZ])",
-            location=location,
-            code=DATA_TYPE,
-        )
+        raise ValueError("is not an HL7 date/time (YYYYMMDD[HHMM[SS]][+ZZZZ])")
     year, month, day, hour, minute, second, frac, zone = m.groups()
     if not month or not day:
         return year + (f"-{month}" if month else "")
     date = f"{year}-{month}-{day}"
-    _check_date(date, value, location)
+    try:
+        _date.fromisoformat(date)
+    except ValueError:
+        raise ValueError("is not a real date") from None
     if not hour:
         return date
     if not (int(hour) < 24 and int(minute or 0) < 60 and int(second or 0) < 60):
-        raise IngestError(f"{value!r} has an impossible time of day", location=location, code=DATA_TYPE)
+        raise ValueError("has an impossible time of day")
     tz = f"{zone[:3]}:{zone[3:]}" if zone else LOCAL_ZONE
     return f"{date}T{hour}:{minute or '00'}:{second or '00'}{frac or ''}{tz}"
 
@@ -59,15 +67,6 @@ def ts(value: str, location: str) -> str | None:
 def date_only(value: str, location: str) -> str | None:
     found = ts(value, location)
     return found[:10] if found else None
-
-
-def _check_date(date: str, raw: str, location: str) -> None:
-    from datetime import date as _date
-
-    try:
-        _date.fromisoformat(date)
-    except ValueError:
-        raise IngestError(f"{raw!r} is not a real date", location=location, code=DATA_TYPE) from None
 
 
 # --- identifiers, names, addresses, telecom --------------------------------------------------------
