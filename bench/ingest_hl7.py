@@ -2,8 +2,9 @@
 its index rows, record the outcome), beside the raw parse-only rate of the same messages in the same run.
 
 The raw parse is python-hl7 as it comes (`hl7.parse` with its own containers, every segment and field),
-after decoding the bytes: the cost of reading the messages at all. `parse_as_ingest` is the parse the
-pipeline does (python-hl7 building plain lists, wrapped by yilian.ingest.hl7v2.message).
+after decoding the bytes: the cost of reading the messages at all. `parse_as_ingest` is what the pipeline
+does before mapping (yilian.ingest.hl7v2.message: split into segments and fields; a field is parsed by
+python-hl7's field parser when the mapper first reads it, so that part is in the full path only).
 
 The messages are lab reports as the demo's tertiary hospital sends them: a chemistry panel of five results
 each, local LIS codes mapped to LOINC through the member's code table, for 500 patients the hospital
