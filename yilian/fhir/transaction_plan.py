@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from yilian.fhir.interactions import check_resource
 from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resource, multiple_matches
-from yilian.fhir.validation import is_known_resource_type
+from yilian.fhir.validation import LocalReference, is_known_resource_type, validate
 from yilian.gate import policy, writes
 from yilian.gate.caller import Caller
 from yilian.store.repository import Stored, new_ids
@@ -104,12 +104,10 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
     for step in plan.steps:
         if step.resource is None:
             continue
-        for target in _rewrite_references(step, refs, resolver) & provisional:
+        written, found = _resolve_and_check(step, refs, resolver)
+        for target in written & provisional:
             plan.mentions.setdefault(target, []).append(step.index)
-        try:
-            check_resource(step.resource, step.rtype, f"Bundle.entry[{step.index}].resource.")
-        except FhirError as err:
-            problems += err.problems
+        problems += found
     if problems:
         raise invalid_resource(problems[:200])
     for step in plan.posts():
@@ -141,7 +139,8 @@ def parse_entry(i: int, entry: dict) -> Step:
     if method in ("POST", "PUT") and not isinstance(resource, dict):
         raise bad_request(f"A {method} entry needs a resource", location=f"{where}.resource")
     rid_id = parts[1] if len(parts) > 1 else None
-    step = Step(i, method, parts[0], rid_id, parse_qsl(url.query), resource, entry)
+    query = parse_qsl(url.query) if url.query else []  # most entries have none
+    step = Step(i, method, parts[0], rid_id, query, resource, entry)
     if method == "POST" and request.get("ifNoneExist"):
         step.condition = parse_qsl(str(request["ifNoneExist"]).lstrip("?"))
     return step
@@ -167,6 +166,42 @@ def _assign_identities(steps: list[Step]) -> dict[str, str]:
         if full_url and step.rid_id:
             refs[full_url] = f"{step.rtype}/{step.rid_id}"
     return refs
+
+
+def _resolve_and_check(
+    step: Step, refs: dict[str, str], resolver: Resolver | None
+) -> tuple[set[str], list[Problem]]:
+    """Resolve the resource's urn: and conditional references, then validate it; returns the references
+    written and the problems found. Nearly always one walk does both: validation collects the local
+    references, and when the resource is valid and they all name entries of this Bundle they are
+    rewritten in place. Otherwise the resource is walked twice, as it always was, for the same errors."""
+    resource = step.resource
+    local: list[LocalReference] = []
+    if resource.get("resourceType") == step.rtype and not validate(resource, local):
+        targets = _local_targets(local, refs)
+        if targets is not None:
+            for (holder, _check), target in zip(local, targets, strict=True):
+                holder["reference"] = target
+            return set(targets), []
+    written = _rewrite_references(step, refs, resolver)
+    try:
+        check_resource(resource, step.rtype, f"Bundle.entry[{step.index}].resource.")
+    except FhirError as err:
+        return written, err.problems
+    return written, []
+
+
+def _local_targets(local: list[LocalReference], refs: dict[str, str]) -> list[str] | None:
+    """What the collected references become; None unless each names an entry and stays valid."""
+    targets = []
+    for holder, check in local:
+        if check is None:  # JSON the validator skips: only the full walk looks there
+            return None
+        target = refs.get(holder["reference"])
+        if target is None or not check(target):
+            return None
+        targets.append(target)
+    return targets
 
 
 def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | None) -> set[str]:

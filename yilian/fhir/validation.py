@@ -21,6 +21,7 @@ import functools
 import gzip
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -37,10 +38,20 @@ class Issue:
     code: str = "structure"  # OperationOutcome issue-type: structure, required, value, invalid
 
 
-def validate(resource: dict) -> list[Issue]:
-    """Return the structural issues of one resource; an empty list when it is valid."""
+# A Bundle-local reference met while validating: (the object holding it, the checker of its element). The
+# checker is None when the object holds JSON objects or arrays under a key the validator skips
+# (fhir_comments): only a full walk would find references there.
+LocalReference = tuple[dict, Callable[[str], bool] | None]
+
+
+def validate(resource: dict, local_references: list[LocalReference] | None = None) -> list[Issue]:
+    """Return the structural issues of one resource; an empty list when it is valid.
+
+    When `local_references` is a list, the walk also appends each valid `reference` string local to a
+    Bundle ("urn:..." or conditional, with "?") outside contained resources: a transaction resolves
+    them without walking the resource again."""
     try:
-        found = _resource_issues(resource, _compiled().resources)
+        found = _resource_issues(resource, _compiled().resources, local_references)
     except RecursionError:  # hostile nesting (Reference.identifier.assigner...); JSON itself allows it
         return [Issue("", "the resource is nested too deeply to validate", INVALID)]
     if not found:
@@ -75,13 +86,14 @@ def resource_types() -> frozenset[str]:
 #   tname the FHIR type name, for messages
 # required is a tuple of (element name, JSON keys any of which satisfies it).
 # Issues travel upwards as (relative path, message, code) tuples; each level prefixes its key only
-# when something went wrong, so valid input never pays for building paths.
+# when something went wrong, so valid input never pays for building paths.  `refs`, when not None,
+# collects the Bundle-local references (see validate).
 
 K_OBJ, K_STR, K_PRIM, K_ELEM, K_RES = range(5)
 STRUCTURE, REQUIRED, VALUE, INVALID = "structure", "required", "value", "invalid"
 
 
-def _walk(obj: dict, table: tuple) -> list | None:
+def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
     """Issues of one JSON object against its table, or None.  This is the hot loop, so the common
     kinds (objects and string primitives) are inlined here rather than split into helpers."""
     specs, required, is_resource = table
@@ -92,6 +104,8 @@ def _walk(obj: dict, table: tuple) -> list | None:
         if s is None:
             if not (k == "fhir_comments" or (is_resource and k == "resourceType")):
                 out = _add(out, (k, f"unknown element '{k}'", STRUCTURE))
+            elif refs is not None and type(v) in (dict, list):
+                refs.append((obj, None))
             continue
         kind, arg, many, group, tname = s
         if group is not None:
@@ -110,19 +124,19 @@ def _walk(obj: dict, table: tuple) -> list | None:
                 out = _add(out, (k, "an empty array is not allowed", STRUCTURE))
             elif kind == K_OBJ:
                 for x in v:  # no index bookkeeping here: on trouble, _array_issues walks again
-                    if type(x) is not dict or _walk(x, arg):
-                        out = _array_issues(out, obj, k, v, s)
+                    if type(x) is not dict or _walk(x, arg, refs):
+                        out = _array_issues(out, obj, k, v, s, None)  # invalid: references moot
                         break
             elif kind == K_STR:
                 for x in v:
                     if type(x) is not str or not arg(x):
-                        out = _array_issues(out, obj, k, v, s)
+                        out = _array_issues(out, obj, k, v, s, None)
                         break
-            else:
-                out = _array_issues(out, obj, k, v, s)
+            else:  # contained resources keep their references as they are
+                out = _array_issues(out, obj, k, v, s, None if k == "contained" else refs)
         elif kind == K_OBJ:
             if type(v) is dict:
-                sub = _walk(v, arg)
+                sub = _walk(v, arg, refs)
                 if sub:
                     out = _nest(out, sub, k)
             else:
@@ -130,8 +144,10 @@ def _walk(obj: dict, table: tuple) -> list | None:
         elif kind == K_STR:
             if type(v) is not str or not arg(v):
                 out = _add(out, (k, _value_message(v, tname), _value_code(v)))
+            elif k == "reference" and refs is not None and (v.startswith("urn:") or "?" in v):
+                refs.append((obj, arg))
         else:
-            sub = _other_issues(s, v)
+            sub = _other_issues(s, v, refs)
             if sub:
                 out = _nest(out, sub, k)
     if required:
@@ -144,19 +160,19 @@ def _walk(obj: dict, table: tuple) -> list | None:
     return out
 
 
-def _other_issues(s: tuple, v) -> list | None:
+def _other_issues(s: tuple, v, refs: list | None) -> list | None:
     """Check one value of the rarer kinds: non-string primitives, "_x" siblings, resources."""
     kind, arg, _many, _group, tname = s
     if kind == K_PRIM:
         return None if arg(v) else [("", _value_message(v, tname), _value_code(v))]
     if kind == K_ELEM:
         if type(v) is dict:
-            return _walk(v, arg)
+            return _walk(v, arg, refs)
         return [("", _shape_message(v, "a JSON object"), STRUCTURE)]
-    return _resource_issues(v, _compiled().resources)
+    return _resource_issues(v, _compiled().resources, refs)
 
 
-def _array_issues(out: list | None, obj: dict, k: str, v: list, s: tuple) -> list | None:
+def _array_issues(out: list | None, obj: dict, k: str, v: list, s: tuple, refs: list | None) -> list | None:
     """Check each item of an array, with its index; a null item is only allowed in a primitive
     array when the "_x" sibling array carries its id/extensions (and the other way round)."""
     kind, arg, _many, _group, tname = s
@@ -174,17 +190,17 @@ def _array_issues(out: list | None, obj: dict, k: str, v: list, s: tuple) -> lis
                 )
             continue
         if kind == K_OBJ:
-            sub = _walk(x, arg) if type(x) is dict else [("", "expected a JSON object", STRUCTURE)]
+            sub = _walk(x, arg, refs) if type(x) is dict else [("", "expected a JSON object", STRUCTURE)]
         elif kind == K_STR:
             sub = None if type(x) is str and arg(x) else [("", _value_message(x, tname), _value_code(x))]
         else:
-            sub = _other_issues(s, x)
+            sub = _other_issues(s, x, refs)
         if sub:
             out = _nest(out, sub, f"{k}[{i}]")
     return out
 
 
-def _resource_issues(v, resource_tables: dict) -> list | None:
+def _resource_issues(v, resource_tables: dict, refs: list | None) -> list | None:
     """Validate a JSON value that must be a resource, as the type its resourceType names."""
     if type(v) is not dict:
         return [("", _shape_message(v, "a JSON object (a resource)"), INVALID)]
@@ -194,7 +210,7 @@ def _resource_issues(v, resource_tables: dict) -> list | None:
         if rt is None:
             return [("", "missing resourceType", INVALID)]
         return [("resourceType", f"unknown resourceType {_show(rt)}", INVALID)]
-    return _walk(v, table)
+    return _walk(v, table, refs)
 
 
 def _add(out: list | None, issue: tuple) -> list:
@@ -280,6 +296,21 @@ def _date_checker(pattern: str):
     return ok
 
 
+_REMEMBERED = 4096  # values each checker remembers
+_REMEMBERED_LENGTH = 128  # longer values are checked afresh (and not kept)
+
+
+def _remembering(check: Callable[[str], object]) -> Callable[[str], bool]:
+    """`check`, remembering its answers for short values: codes, systems and dates repeat across the
+    resources of a Bundle, and a cache hit is cheaper than matching the regex again."""
+    cached = functools.lru_cache(maxsize=_REMEMBERED)(lambda v: bool(check(v)))
+
+    def ok(v: str) -> bool:
+        return cached(v) if len(v) <= _REMEMBERED_LENGTH else bool(check(v))
+
+    return ok
+
+
 _B64_WS = re.compile(r"[ \t\r\n]+")
 _B64 = _regex(r"[0-9a-zA-Z+/=]+")
 
@@ -312,11 +343,12 @@ def _primitive_checkers(regexes: dict[str, str]) -> dict[str, tuple]:
     """Map each primitive type name to (kind, checker)."""
     checkers = {name: (K_STR, _string_ok) for name in ("string", "markdown", "xhtml")}
     for name in ("code", "id", "oid", "uuid", "time"):
-        checkers[name] = (K_STR, _regex(regexes[name]))
-    for name in ("uri", "url", "canonical"):  # spec: \S*, plus the JSON rule "no empty strings"
-        checkers[name] = (K_STR, _regex(r"\S+"))
+        checkers[name] = (K_STR, _remembering(_regex(regexes[name])))
+    uri_ok = _remembering(_regex(r"\S+"))  # spec: \S*, plus the JSON rule "no empty strings"
+    for name in ("uri", "url", "canonical"):
+        checkers[name] = (K_STR, uri_ok)
     for name in ("date", "dateTime", "instant"):
-        checkers[name] = (K_STR, _date_checker(regexes[name]))
+        checkers[name] = (K_STR, _remembering(_date_checker(regexes[name])))
     checkers["base64Binary"] = (K_STR, _base64_ok)
     checkers["boolean"] = (K_PRIM, _boolean_ok)
     checkers["integer"] = (K_PRIM, _int_checker(-(2**31)))

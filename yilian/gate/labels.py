@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -38,6 +38,14 @@ class Rules:
     primary: dict[str, tuple[str, ...]]  # resource type -> elements whose codes make it level 5
     secondary: tuple[str, ...]  # elements of any type whose sensitive codes are redacted
     classes: dict[str, list[tuple[str, str]]]  # class -> [(system, code or prefix*)]
+    # `classes` by system, for classifying a coding with one lookup: system -> ((class, codes, prefixes),
+    # ...) in the order of `classes` (a coding belongs to the first class it matches).
+    by_system: dict[str, tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_system", _by_system(self.classes))
 
     def redaction_elements(self) -> tuple[str, ...]:
         return self.secondary
@@ -77,9 +85,13 @@ def classify(resource: dict, rule_set: Rules | None = None) -> Labels:
     for key in r.primary.get(rtype, ()):
         sensitivity = sensitivity or _sensitive_class(resource.get(key), r)
     if sensitivity:
-        return Labels(category, 5, sensitivity, ())
+        return _labels(category, 5, sensitivity, ())
     redact = tuple(k for k in r.secondary if k in resource and _sensitive_class(resource[k], r))
-    return Labels(category, level, None, redact)
+    return _labels(category, level, None, redact)
+
+
+_labels = cache(Labels)  # immutable and few: one of each, not one per resource
+_CONFIDENTIALITY = {5: "V", 4: "R", 3: "M"}  # by level; any other level is "L"
 
 
 def label(resource: dict, rule_set: Rules | None = None) -> Labels:
@@ -90,7 +102,7 @@ def label(resource: dict, rule_set: Rules | None = None) -> Labels:
     kept += [
         {"system": GBT_CATEGORY, "code": labels.category},
         {"system": GBT_LEVEL, "code": f"L{labels.level}"},
-        {"system": CONFIDENTIALITY, "code": {5: "V", 4: "R", 3: "M"}.get(labels.level, "L")},
+        {"system": CONFIDENTIALITY, "code": _CONFIDENTIALITY.get(labels.level, "L")},
     ]
     if labels.sensitivity:
         kept.append({"system": ACT_CODE, "code": labels.sensitivity})
@@ -99,27 +111,43 @@ def label(resource: dict, rule_set: Rules | None = None) -> Labels:
     return labels
 
 
+def _by_system(classes: dict[str, list[tuple[str, str]]]) -> dict:
+    out: dict[str, list] = {}
+    for system in dict.fromkeys(s for matchers in classes.values() for s, _ in matchers):
+        for name, matchers in classes.items():
+            patterns = [c for s, c in matchers if s == system]
+            if patterns:
+                codes = frozenset(c for c in patterns if not c.endswith("*"))
+                prefixes = tuple(c[:-1] for c in patterns if c.endswith("*"))
+                out.setdefault(system, []).append((name, codes, prefixes))
+    return {system: tuple(matchers) for system, matchers in out.items()}
+
+
 def _sensitive_class(value: object, r: Rules) -> str | None:
-    for system, code in _codings(value):
-        for name, matchers in r.classes.items():
-            if any(system == s and _code_matches(code, c) for s, c in matchers):
-                return name
+    """The class of the first sensitive (system, code) in a CodeableConcept, Coding, or lists and nests
+    of them (a Coding first, then what its coding, condition and code hold)."""
+    if isinstance(value, list):
+        for item in value:
+            found = _sensitive_class(item, r)
+            if found is not None:
+                return found
+        return None
+    if not isinstance(value, dict):
+        return None
+    code = value.get("code")
+    if isinstance(code, str):
+        system = value.get("system")
+        if isinstance(system, str):
+            for name, codes, prefixes in r.by_system.get(system, ()):
+                if code in codes or code.startswith(prefixes):
+                    return name
+    for key in ("coding", "condition", "code"):
+        inner = value.get(key)
+        if inner is not None and isinstance(inner, _NESTS):
+            found = _sensitive_class(inner, r)
+            if found is not None:
+                return found
     return None
 
 
-def _code_matches(code: str, pattern: str) -> bool:
-    return code.startswith(pattern[:-1]) if pattern.endswith("*") else code == pattern
-
-
-def _codings(value: object):  # noqa: ANN202 - yields (system, code)
-    """Every (system, code) in a CodeableConcept, Coding, or lists and nests of them."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _codings(item)
-    elif isinstance(value, dict):
-        if "code" in value and "system" in value and isinstance(value["code"], str):
-            yield value["system"], value["code"]
-        for key in ("coding", "condition", "code"):
-            inner = value.get(key)
-            if isinstance(inner, list | dict):
-                yield from _codings(inner)
+_NESTS = (list, dict)  # built once: `list | dict` in the loop would build a union per test

@@ -113,7 +113,7 @@ def prepare(
 
 def _prepare(
     resource: dict, rid_id: str, version: int, now: float, member: str | None, key: int
-) -> tuple[str | None, str, dict[str, list[tuple]], set[str], bytes, tuple]:
+) -> tuple[str | None, str, dict[str, set[tuple]], set[str], bytes, tuple]:
     member = member or member_of(resource)
     stamp_meta(resource, rid_id=rid_id, version=version, now=now, member=member)
     rtype = resource["resourceType"]
@@ -125,25 +125,25 @@ def _prepare(
     return member, rtype, index, patients, orjson.dumps(resource), label_columns(resource)
 
 
-def _index_rows(found: IndexRows, key: int, param: dict[str, int]) -> dict[str, list[tuple]]:
+def _index_rows(found: IndexRows, key: int, param: dict[str, int]) -> dict[str, set[tuple]]:
     """Rows per index table, each `(key, param key, values...)`. Key columns cannot be NULL: an absent
     system or unit is ''. A set drops repeated values. (Written out per table: this runs ~10 times per
     resource loaded.)"""
-    index: dict[str, list[tuple]] = {}
+    index: dict[str, set[tuple]] = {}
     if found.strings:
-        index["strings"] = list({(key, param[c], v) for c, v in found.strings})
+        index["strings"] = {(key, param[c], v) for c, v in found.strings}
     if found.tokens:
-        index["tokens"] = list({(key, param[c], s or "", v) for c, s, v in found.tokens})
+        index["tokens"] = {(key, param[c], s or "", v) for c, s, v in found.tokens}
     if found.dates:
-        index["dates"] = list({(key, param[c], low, high) for c, low, high in found.dates})
+        index["dates"] = {(key, param[c], low, high) for c, low, high in found.dates}
     if found.references:
-        index["references"] = list({(key, param[c], t, i) for c, t, i in found.references})
+        index["references"] = {(key, param[c], t, i) for c, t, i in found.references}
     if found.quantities:
-        index["quantities"] = list({(key, param[c], v, s or "", u or "") for c, v, s, u in found.quantities})
+        index["quantities"] = {(key, param[c], v, s or "", u or "") for c, v, s, u in found.quantities}
     if found.numbers:
-        index["numbers"] = list({(key, param[c], v) for c, v in found.numbers})
+        index["numbers"] = {(key, param[c], v) for c, v in found.numbers}
     if found.uris:
-        index["uris"] = list({(key, param[c], v) for c, v in found.uris})
+        index["uris"] = {(key, param[c], v) for c, v in found.uris}
     return index
 
 

@@ -59,6 +59,16 @@ def _covered(resource_type: str) -> dict[str, tuple[str, ...]]:
     return out
 
 
+@lru_cache(maxsize=256)
+def _covers(resource_type: str) -> dict[str, tuple[str, ...]]:
+    """_covered the other way round: covering parameter -> the parameters it covers."""
+    out: dict[str, tuple[str, ...]] = {}
+    for code, covering in _covered(resource_type).items():
+        for c in covering:
+            out[c] = (*out.get(c, ()), code)
+    return out
+
+
 def covering_keys(keys: Sequence[int]) -> list[int]:
     """Parameter keys plus the keys of the parameters covering them (for readers given keys, _include)."""
     covering = _covering_by_key()
@@ -91,25 +101,20 @@ def param_codes(resource_type: str, code: str) -> tuple[str, ...]:
 
 def drop_covered(rtype: str, strings: list, tokens: list, quantities: list, references: list) -> None:
     """Leave out the rows of a covered parameter that its covering parameter holds (lists in place)."""
-    covered = _covered(rtype)
-    if not covered:
+    covers = _covers(rtype)
+    if not covers:
         return
     for rows in (strings, tokens, quantities, references):
         if rows:
-            rows[:] = _without_covered(rows, covered)
+            rows[:] = _without_covered(rows, covers)
 
 
-def _without_covered(rows: list, covered: dict[str, tuple[str, ...]]) -> list:
-    present = {row for row in rows if any(row[0] in covering for covering in covered.values())}
-    if not present:
+def _without_covered(rows: list, covers: dict[str, tuple[str, ...]]) -> list:
+    """The rows but those a covering parameter's row repeats (the same values under a covered code)."""
+    repeated = {(c, *row[1:]) for row in rows if row[0] in covers for c in covers[row[0]]}
+    if not repeated:
         return rows
-    kept = []
-    for row in rows:
-        covering = covered.get(row[0])
-        if covering and any((c, *row[1:]) in present for c in covering):
-            continue
-        kept.append(row)
-    return kept
+    return [row for row in rows if row not in repeated]
 
 
 def drop_column_labels(tokens: list, member: str | None, security: object) -> None:
@@ -117,14 +122,13 @@ def drop_column_labels(tokens: list, member: str | None, security: object) -> No
     labels = _column_labels(security)
     if not (isinstance(member, str) and member) and labels is None:
         return
-    kept = []
-    for row in tokens:
-        code, system = row[0], row[1]
-        if code == "_tag" and system == SOURCE_MEMBER and row[2] == member:
-            continue
-        if code == "_security" and labels is not None and system in LABEL_SYSTEMS:
-            continue
-        kept.append(row)
+    with_labels = labels is not None
+    kept = [
+        row
+        for row in tokens
+        if not (row[0] == "_tag" and row[1] == SOURCE_MEMBER and row[2] == member)
+        and not (with_labels and row[0] == "_security" and row[1] in LABEL_SYSTEMS)
+    ]
     if labels is not None:
         kept.append((LABELS_MARKER, None, f"L{labels[1]}"))
     tokens[:] = kept
@@ -135,28 +139,27 @@ def _column_labels(security: object) -> tuple | None:
     meta.security of these systems, else None (then every label keeps its row)."""
     if type(security) is not list:
         return None
-    found: dict[str, list[str]] = {}
+    found: dict[str, str] = {}  # system -> its one code
     for s in security:
-        if type(s) is dict and s.get("system") in LABEL_SYSTEMS:
-            code = s.get("code")
-            if type(code) is not str:
-                return None
-            found.setdefault(s["system"], []).append(code)
+        if type(s) is dict:
+            system = s.get("system")
+            if system in LABEL_SYSTEMS:
+                code = s.get("code")
+                if type(code) is not str or system in found:
+                    return None
+                found[system] = code
     category, level = found.get(GBT_CATEGORY), found.get(GBT_LEVEL)
-    confidentiality = found.get(CONFIDENTIALITY)
-    sensitivity = found.get(ACT_CODE, [None])
-    if not (category and level and confidentiality) or any(
-        len(v) != 1 for v in (category, level, confidentiality, sensitivity)
-    ):
+    confidentiality, sensitivity = found.get(CONFIDENTIALITY), found.get(ACT_CODE)
+    if category is None or level is None or confidentiality is None:
         return None
-    number = _level_number(level[0])
-    if not (1 <= len(category[0]) <= 4) or number is None:
+    number = _level_number(level)
+    if not (1 <= len(category) <= 4) or number is None:
         return None
-    if confidentiality[0] != CONFIDENTIALITY_OF_LEVEL.get(number, "L"):
+    if confidentiality != CONFIDENTIALITY_OF_LEVEL.get(number, "L"):
         return None
-    if sensitivity[0] is not None and not (1 <= len(sensitivity[0]) <= 16 and number == 5):
+    if sensitivity is not None and not (1 <= len(sensitivity) <= 16 and number == 5):
         return None
-    return category[0], number, sensitivity[0]
+    return category, number, sensitivity
 
 
 def _level_number(code: str) -> int | None:

@@ -266,10 +266,18 @@ def _primitive_token_leaf(codes: tuple[str, ...]) -> Handler:
     return leaf
 
 
+# A Bundle's resources repeat dates (an encounter's times in each of its observations): remember short ones.
+_remembered_range = functools.lru_cache(maxsize=16384)(date_range)
+
+
+def _range(v: str) -> tuple[float, float] | None:
+    return _remembered_range(v) if len(v) <= 40 else date_range(v)
+
+
 def _date_leaf(codes: tuple[str, ...]) -> Handler:
     def leaf(v: Any, rows: IndexRows) -> None:
         if type(v) is str:
-            rng = date_range(v)
+            rng = _range(v)
             if rng is not None:
                 for c in codes:
                     rows.dates.append((c, rng[0], rng[1]))
@@ -284,8 +292,8 @@ def _period_leaf(codes: tuple[str, ...]) -> Handler:
         if type(v) is not dict:
             return
         start, end = v.get("start"), v.get("end")
-        low = date_range(start) if type(start) is str else None
-        high = date_range(end) if type(end) is str else None
+        low = _range(start) if type(start) is str else None
+        high = _range(end) if type(end) is str else None
         if low is None and high is None:
             return
         lo = low[0] if low is not None else MIN_TIME
@@ -892,12 +900,14 @@ def _predicate_handler(code: str, predicate: Predicate) -> Handler:
 def _meta_handler(meta: Any, rows: IndexRows) -> None:
     if type(meta) is not dict:
         return
+    tokens = rows.tokens
     for key, code in (("tag", "_tag"), ("security", "_security")):
         codings = meta.get(key)
         if type(codings) is list:
             for cd in codings:
-                if type(cd) is dict and type(cd.get("code")) is str:
-                    rows.tokens.append((code, cd.get("system"), cd["code"]))
+                value = cd.get("code") if type(cd) is dict else None
+                if type(value) is str:
+                    tokens.append((code, cd.get("system"), value))
     profiles = meta.get("profile")
     if type(profiles) is list:
         for p in profiles:
