@@ -121,9 +121,8 @@ CHUNK = 100  # messages a preparing process takes at a time (small: the writer w
 
 
 def preparing_processes(requested: int) -> int:
-    """How many processes prepare ahead of the writer: as many as asked, less one core kept for the writer.
-    The writer is the slower half of the pipeline, so a preparing process on the writer's core only slows
-    it down (on 2 cores, 2 preparing processes measured slower than 1)."""
+    """How many processes prepare ahead of the writer: as many as asked, less one core kept for the writer
+    (on 2 cores a second preparing process measured no better: they share the cores with the writer)."""
     return max(0, min(requested, (os.cpu_count() or 1) - 1))
 
 
