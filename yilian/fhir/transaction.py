@@ -105,12 +105,7 @@ class _Run:
 
     def __init__(self, plans: list[Plan]) -> None:
         self.plans = plans
-        self.offsets: list[int] = []
-        size = 0
-        for plan in plans:
-            self.offsets.append(size)
-            size += plan.batch.size
-        self.batch = _concatenated([(p.batch, off) for p, off in zip(plans, self.offsets, strict=True)], size)
+        self.batch, self.offsets = PreparedBatch.concatenated([p.batch for p in plans])
         # (plan, step) -> what a conditional create matched: a stored resource, or the key creating it
         self.matched: dict[tuple[int, int], Stored | int] = {}
         self.dropped: dict[int, set[int]] = {}  # plan -> batch keys of its creates that matched
@@ -182,10 +177,10 @@ class _CreatedTokens:
     plan's conditional create can find what an earlier plan of the run creates."""
 
     def __init__(self, batch: PreparedBatch, wanted: set[tuple[str, str]]) -> None:
-        self.params = {param_key(rtype, code): (rtype, code) for rtype, code in wanted}
+        params = {param_key(rtype, code) for rtype, code in wanted}
         self.rows_of: dict[int, list[tuple]] = {}
         for row in batch.index.get("tokens", ()):
-            if row[1] in self.params:
+            if row[1] in params:
                 self.rows_of.setdefault(row[0], []).append(row)
         # key -> id, of the resources a criteria could find
         self.ids = {row[0]: row[2] for row in batch.resources if row[0] in self.rows_of}
@@ -221,17 +216,6 @@ def _mentioned(plan: Plan, moved: dict[str, str], offset: int) -> dict[int, set[
             key = plan.steps[i].key
             if key is not None:
                 out.setdefault(key + offset, set()).add(old)
-    return out
-
-
-def _concatenated(parts: list[tuple[PreparedBatch, int]], size: int) -> PreparedBatch:
-    """One batch of several, each one's keys moved up by its offset (the rows are rebuilt)."""
-    out = PreparedBatch(size=size)
-    for batch, off in parts:
-        out.resources.extend([(row[0] + off, *row[1:]) for row in batch.resources])
-        for name, rows in batch.index.items():
-            out.index.setdefault(name, []).extend([(row[0] + off, *row[1:]) for row in rows])
-        out.compartment.extend([(key + off, pid) for key, pid in batch.compartment])
     return out
 
 

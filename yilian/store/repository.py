@@ -137,7 +137,7 @@ def insert_batch(conn: Connection, batch: PreparedBatch) -> list[Stored]:
     sealed = _sealed(codec, batch) if codec else batch
     base = dialect.rid_base(rids)
     if base is None:  # not one contiguous block (PostgreSQL under concurrent writers): key each row here
-        sealed = _rekeyed(sealed, rids)
+        sealed = sealed.rekeyed(rids.__getitem__)
         base = 0
     dialect.insert_keyed(conn, "resources", RESOURCE_COLUMNS, sealed.resources, base)
     _insert_indexes(conn, sealed, base)
@@ -160,14 +160,6 @@ def _from_prepared(p: Prepared) -> Stored:
     return Stored(
         p.rid, p.type, p.id, p.version, p.last_updated, False, p.member, p.content, redact=p.labels[3]
     )
-
-
-def _rekeyed(batch: PreparedBatch, rids: Sequence[int]) -> PreparedBatch:
-    def keyed(rows: list[tuple]) -> list[tuple]:
-        return [(rids[row[0]], *row[1:]) for row in rows]
-
-    index = {name: keyed(rows) for name, rows in batch.index.items()}
-    return PreparedBatch(keyed(batch.resources), index, keyed(batch.compartment), batch.size)
 
 
 def _sealed(codec: Codec, batch: PreparedBatch) -> PreparedBatch:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -239,6 +239,31 @@ class PreparedBatch:
         patients = {old_id: new for (rtype, old_id), new in pairs.items() if rtype == "Patient"}
         if patients:
             self.compartment = [(key, patients.get(pid, pid)) for key, pid in self.compartment]
+
+    def rekeyed(self, new_key: Callable[[int], int], size: int | None = None) -> PreparedBatch:
+        """The same rows under other keys (every row rebuilt): `new_key` maps each old key."""
+
+        def keyed(rows: list[tuple]) -> list[tuple]:
+            return [(new_key(row[0]), *row[1:]) for row in rows]
+
+        index = {name: keyed(rows) for name, rows in self.index.items()}
+        return PreparedBatch(
+            keyed(self.resources), index, keyed(self.compartment), self.size if size is None else size
+        )
+
+    @staticmethod
+    def concatenated(batches: Sequence[PreparedBatch]) -> tuple[PreparedBatch, list[int]]:
+        """One batch of several, each one's keys moved up past the ones before; and each one's offset."""
+        out, offsets = PreparedBatch(), []
+        for batch in batches:
+            offsets.append(out.size)
+            moved = batch.rekeyed(out.size.__add__)
+            out.resources += moved.resources
+            for name, rows in moved.index.items():
+                out.index.setdefault(name, []).extend(rows)
+            out.compartment += moved.compartment
+            out.size += batch.size
+        return out, offsets
 
 
 def batch_of(prepared: Sequence[Prepared]) -> PreparedBatch:

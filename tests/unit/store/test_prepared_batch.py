@@ -85,3 +85,25 @@ def test_new_ids_are_random_version_4_uuids():
         parsed = uuid.UUID(text)
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
     assert new_ids(0) == []
+
+
+def test_batches_concatenate_with_their_keys_moved_past_the_ones_before():
+    first, second = _batch(), _batch()
+    second.drop({1})  # a gap: a matched create leaves its key unused
+    joined, offsets = PreparedBatch.concatenated([first, second])
+    assert offsets == [0, 3] and joined.size == 6
+    assert [row[0] for row in joined.resources] == [0, 1, 2, 3, 5]
+    assert joined.resources[3][1:] == second.resources[0][1:]
+    assert {row[0] for rows in joined.index.values() for row in rows} == {0, 1, 2, 3, 5}
+    assert sorted(joined.compartment) == [(k, "provisional-pat") for k in (0, 1, 2, 3, 5)]
+
+
+def test_a_batch_rekeyed_to_scattered_rids_keeps_each_row_with_its_resource():
+    batch = _batch()
+    rids = [907, 12, 4000]  # PostgreSQL under concurrent writers: not one block
+    keyed = batch.rekeyed(rids.__getitem__)
+    assert [row[0] for row in keyed.resources] == rids
+    for old, new in zip(range(3), rids, strict=True):
+        assert sorted(r[1:] for r in batch.index["tokens"] if r[0] == old) == sorted(
+            r[1:] for r in keyed.index["tokens"] if r[0] == new
+        )
