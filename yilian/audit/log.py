@@ -82,19 +82,13 @@ class AuditLog:
             # A write's event commits with it. The events of one write transaction (a request, or a
             # loader's group of Bundles) are gathered and inserted together by `before_commit`, their
             # patients looked up in one query, not a few statements per request.
-            facts = capture(access)
-            found, facts.deferred = patients_known(access, defer=True)
-            facts.patients = sorted(found)
-            self._writes.setdefault(conn, []).append(facts)
+            self._writes.setdefault(conn, []).append(_deferred_facts(access))
         elif conn is not None and not dialect.is_sqlite(conn):
             insert_events(conn, [build(access, patients_of(access))])  # commits with the read, or not
         elif self.spool is not None:
             # SQLite reads: the facts are made durable in the spool (no store write lock); the
             # AuditEvent is shaped, and a read's compartment lookup done, when the spool is drained.
-            facts = capture(access)
-            found, facts.deferred = patients_known(access, defer=True)
-            facts.patients = sorted(found)
-            self.spool.append(facts.pack())
+            self.spool.append(_deferred_facts(access).pack())
         else:
             self.group.submit([build(access, patients_of(access))])  # returns once committed
 
@@ -181,6 +175,14 @@ class AuditLog:
         spooled = self.spool.count(self.engine) if self.spool is not None else 0
         with self.engine.connect() as conn:
             return spooled + int(conn.execute(select(func.count()).where(E.leaf.is_(None))).scalar_one())
+
+
+def _deferred_facts(access: Access) -> Facts:
+    """An access's facts with the patients known now; the rest are looked up when they are shaped."""
+    facts = capture(access)
+    found, facts.deferred = patients_known(access, defer=True)
+    facts.patients = sorted(found)
+    return facts
 
 
 def grow(
