@@ -28,7 +28,7 @@ from yilian.fhir.transaction_plan import NeedsDatabase, Plan, plan_transaction
 from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
 from yilian.ingest.fhir_files import Source, iter_sources, to_bundles
-from yilian.ingest.workers import preparing_pool, quiet_gc
+from yilian.ingest.workers import preparing_pool, quiet_gc, warm_up
 from yilian.store import dialect
 
 
@@ -60,7 +60,7 @@ def load_paths(
     on_source: Callable[[LoadStats], None] | None = None,
     stop_on_error: bool = False,
 ) -> LoadStats:
-    _warm_up()
+    warm_up()
     with quiet_gc(), dialect.background_checkpoints(gate.engine) as engine:
         writer = Gate(engine, gate.settings)  # the same database and observers, checkpointing aside
         writer.observers = gate.observers
@@ -227,13 +227,3 @@ def plan_source(source: Source, caller: Caller) -> Planned:
         return source, None, None
     except FhirError as err:
         return source.without_data(), None, err
-
-
-def _warm_up() -> None:
-    """Compile the validators and load the search parameters before loading (and before forking, so
-    workers share them). Extractors compile per type on first use."""
-    from yilian.fhir.validation import resource_types
-    from yilian.store.search.params import search_params
-
-    resource_types()
-    search_params("Patient")

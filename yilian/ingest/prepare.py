@@ -21,7 +21,7 @@ from yilian.ingest.errors import IngestError
 from yilian.ingest.hl7v2.decode import decode
 from yilian.ingest.hl7v2.mapper import map_message
 from yilian.ingest.hl7v2.message import Message
-from yilian.ingest.workers import preparing_pool
+from yilian.ingest.workers import preparing_pool, warm_up
 
 LOCAL_ZONE = "+08:00"
 
@@ -135,7 +135,7 @@ def prepare_all(
         for w in works:
             yield prepare(w, tables.get(w.member, {}), plan=True)
         return
-    _warm_up()
+    warm_up()
     chunks = [works[i : i + CHUNK] for i in range(0, len(works), CHUNK)]
     with preparing_pool(workers, _keep, (tables,)) as pool:
         for batch in pool.map(_prepare_chunk, chunks):
@@ -151,9 +151,3 @@ def _keep(tables: dict[str | None, dict[str, Table]]) -> None:
 
 def _prepare_chunk(works: Sequence[Work]) -> list[Prepared]:
     return [prepare(w, _tables.get(w.member, {}), plan=True) for w in works]
-
-
-def _warm_up() -> None:
-    from yilian.ingest.bulk import _warm_up as warm
-
-    warm()

@@ -1,9 +1,12 @@
 """What bulk FHIR loads and HL7 v2 ingest share to go fast: the process pool that prepares work (parses,
-validates, plans) ahead of the one writer, and the garbage collector kept quiet while they run.
+validates, plans) ahead of the one writer, what they load before forking, and the garbage collector kept
+quiet while they run.
 
 The writer is the serial part of either pipeline, so the preparing processes run at a lower priority: when
-the cores are short they yield to the writer instead of taking an equal share of them (measured: about
-+10% loaded resources per second on 2 cores).
+the cores are short they yield to the writer instead of taking an equal share of them (Synthea loads on 2
+cores, two runs each way: 32–33% of the raw insert rate niced, 27–30% not). The price: other busy
+processes on the machine starve them too (HL7 ingest, whose preparing process is its limit, slowed that
+way while other jobs ran).
 """
 
 from __future__ import annotations
@@ -51,3 +54,13 @@ def quiet_gc() -> Iterator[None]:
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
+
+
+def warm_up() -> None:
+    """Compile the validators and load the search parameters before loading, and before forking, so
+    preparing processes share them. Extractors compile per type on first use."""
+    from yilian.fhir.validation import resource_types
+    from yilian.store.search.params import search_params
+
+    resource_types()
+    search_params("Patient")
