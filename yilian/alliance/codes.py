@@ -35,6 +35,8 @@ GBT_CATEGORY = f"{BASE}/CodeSystem/gbt39725-category"  # PA, HS, MA, MP, HR, PH
 SENSITIVE_ELEMENT = f"{BASE}/CodeSystem/sensitive-element"  # elements to redact for readers without the right
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"  # sensitivity classes: HIV, STD, PSY, GDIS
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+# The HL7 confidentiality code that follows from a GB/T 39725 level: V, R, M; any other level is "L".
+CONFIDENTIALITY_OF_LEVEL = {5: "V", 4: "R", 3: "M"}
 
 # Identifier systems.
 RESIDENT_ID = "urn:oid:2.16.156.10011.1.12"  # 居民身份证号 (GB 11643)

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, GBT_CATEGORY, GBT_LEVEL, SENSITIVE_ELEMENT
+from yilian.alliance.codes import (
+    ACT_CODE,
+    CONFIDENTIALITY,
+    CONFIDENTIALITY_OF_LEVEL,
+    GBT_CATEGORY,
+    GBT_LEVEL,
+    SENSITIVE_ELEMENT,
+)
 
 OWNED_SYSTEMS = (GBT_LEVEL, GBT_CATEGORY, SENSITIVE_ELEMENT, ACT_CODE, CONFIDENTIALITY)
 
@@ -91,7 +98,6 @@ def classify(resource: dict, rule_set: Rules | None = None) -> Labels:
 
 
 _labels = cache(Labels)  # immutable and few: one of each, not one per resource
-_CONFIDENTIALITY = {5: "V", 4: "R", 3: "M"}  # by level; any other level is "L"
 
 
 def label(resource: dict, rule_set: Rules | None = None) -> Labels:
@@ -102,7 +108,7 @@ def label(resource: dict, rule_set: Rules | None = None) -> Labels:
     kept += [
         {"system": GBT_CATEGORY, "code": labels.category},
         {"system": GBT_LEVEL, "code": f"L{labels.level}"},
-        {"system": CONFIDENTIALITY, "code": _CONFIDENTIALITY.get(labels.level, "L")},
+        {"system": CONFIDENTIALITY, "code": CONFIDENTIALITY_OF_LEVEL.get(labels.level, "L")},
     ]
     if labels.sensitivity:
         kept.append({"system": ACT_CODE, "code": labels.sensitivity})

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import random
 
-from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, GBT_CATEGORY, GBT_LEVEL
+from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, CONFIDENTIALITY_OF_LEVEL, GBT_CATEGORY, GBT_LEVEL
 from yilian.store.search.derived import (
-    CONFIDENTIALITY_OF_LEVEL,
     LABEL_SYSTEMS,
     _column_labels,
     _covered,

@@ -25,7 +25,14 @@ from functools import lru_cache
 
 from sqlalchemy import ColumnElement, false, or_, select
 
-from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, GBT_CATEGORY, GBT_LEVEL, SOURCE_MEMBER
+from yilian.alliance.codes import (
+    ACT_CODE,
+    CONFIDENTIALITY,
+    CONFIDENTIALITY_OF_LEVEL,
+    GBT_CATEGORY,
+    GBT_LEVEL,
+    SOURCE_MEMBER,
+)
 from yilian.store.search.keys import param_key
 from yilian.store.tables import idx_token, resources
 
@@ -87,7 +94,6 @@ def _covering_by_key() -> dict[int, tuple[int, ...]]:
 
 
 LABELS_MARKER = "_security:columns"  # a code no search can name (a modifier would be split off)
-CONFIDENTIALITY_OF_LEVEL = {5: "V", 4: "R", 3: "M"}  # gate/labels.py: any other level is "L"
 LABEL_SYSTEMS = (GBT_CATEGORY, GBT_LEVEL, CONFIDENTIALITY, ACT_CODE)
 
 
