@@ -33,6 +33,16 @@ class AtOnce:
             self.events.append(build(access, patients_of(access)))
 
 
+def amended(obs_id: str, patient_id: str) -> dict:
+    return {
+        "resourceType": "Observation",
+        "id": obs_id,
+        "status": "amended",
+        "code": {"text": "血糖"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+    }
+
+
 COLUMNS = ("user_id", "member", "action", "outcome", "purpose", "break_glass")
 
 
@@ -58,16 +68,7 @@ def test_spooled_reads_are_the_events_recorded_at_once(fhir, gate) -> None:  # n
         ).resource()["id"]
         for t in ("血糖", "血压")
     ]
-    b.put(
-        f"Observation/{obs[0]}",
-        {
-            "resourceType": "Observation",
-            "id": obs[0],
-            "status": "amended",
-            "code": {"text": "血糖"},
-            "subject": {"reference": f"Patient/{p1}"},
-        },
-    )
+    b.put(f"Observation/{obs[0]}", amended(obs[0], p1))
     fhir.as_(DOC_A).post(
         f"Patient/{p1}/$break-glass",
         {"resourceType": "Parameters", "parameter": [{"name": "reason", "valueString": "昏迷送急诊"}]},
@@ -91,16 +92,7 @@ def test_spooled_reads_are_the_events_recorded_at_once(fhir, gate) -> None:  # n
         fhir.as_(DOC_A).get(f"Observation/{obs[1]}")  # outside member A's scope: refused
     gate.observers.remove(at_once)
     # What was read changes before the drain: a subject moves to another patient, a record goes.
-    b.put(
-        f"Observation/{obs[0]}",
-        {
-            "resourceType": "Observation",
-            "id": obs[0],
-            "status": "amended",
-            "code": {"text": "血糖"},
-            "subject": {"reference": f"Patient/{p2}"},
-        },
-    )
+    b.put(f"Observation/{obs[0]}", amended(obs[0], p2))
     b.delete(f"Observation/{obs[1]}")
 
     assert of(gate).drain() == len(at_once.events) == 11

@@ -33,6 +33,13 @@ def create(url: str, resource: dict, condition: str) -> dict:
     }
 
 
+def observation_of(subject: str, text: str) -> dict:
+    """A plain create of an Observation about `subject`."""
+    resource = {"resourceType": "Observation", "status": "final", "code": {"text": text}}
+    resource["subject"] = {"reference": subject}
+    return {"resource": resource, "request": {"method": "POST", "url": "Observation"}}
+
+
 def transaction(*entries: dict) -> dict:
     return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
 
@@ -114,24 +121,8 @@ def test_conditional_put_and_delete_are_planned_without_the_database(fhir, gate)
             "request": {"method": "PUT", "url": f"Patient?identifier={MRN}|3"},
         },
         {"request": {"method": "DELETE", "url": f"Patient?identifier={MRN}|2"}},
-        {
-            "resource": {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {"text": "BP"},
-                "subject": {"reference": "urn:uuid:p"},
-            },
-            "request": {"method": "POST", "url": "Observation"},
-        },
-        {
-            "resource": {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {"text": "HR"},
-                "subject": {"reference": "urn:uuid:q"},
-            },
-            "request": {"method": "POST", "url": "Observation"},
-        },
+        observation_of("urn:uuid:p", "BP"),
+        observation_of("urn:uuid:q", "HR"),
     ]
     plan = plan_transaction(entries, HIS_A, resolver=None)  # as a loader's worker plans: no database
     response = handle(gate, HIS_A, FhirRequest("POST", "", plan=plan))

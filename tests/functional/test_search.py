@@ -141,18 +141,19 @@ def test_bad_searches_are_400_with_a_reason(fhir, query, fragment):
     assert fragment in str(err.value)
 
 
-def test_revinclude_matches_type_and_id_not_id_alone(fhir):
-    fhir.put("Patient/same", {"resourceType": "Patient", "id": "same"})
-    fhir.put("Group/same", {"resourceType": "Group", "id": "same", "type": "person", "actual": True})
+def observation_about_group(fhir, group_id: str) -> None:  # noqa: ANN001 - the fhir fixture
+    """A Group, and an Observation whose subject is that Group (not a Patient)."""
+    fhir.put(f"Group/{group_id}", {"resourceType": "Group", "id": group_id, "type": "person", "actual": True})
+    subject = {"reference": f"Group/{group_id}"}
     fhir.post(
         "Observation",
-        {
-            "resourceType": "Observation",
-            "status": "final",
-            "code": {"text": "x"},
-            "subject": {"reference": "Group/same"},
-        },
+        {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": subject},
     )
+
+
+def test_revinclude_matches_type_and_id_not_id_alone(fhir):
+    fhir.put("Patient/same", {"resourceType": "Patient", "id": "same"})
+    observation_about_group(fhir, "same")
     bundle = fhir.get("Patient?_id=same&_revinclude=Observation:subject").resource()
     assert [e["resource"]["resourceType"] for e in bundle["entry"]] == ["Patient"]
 
@@ -161,15 +162,6 @@ def test_revinclude_matches_type_and_id_not_id_alone(fhir):
 def test_revinclude_of_every_reference_parameter(fhir, people, revinclude):
     p = people["zhang"]
     obs = fhir.post("Observation", observation(p, "1558-6", 6.1, "mmol/L", "2024-03-01")).resource()
-    fhir.put("Group/other", {"resourceType": "Group", "id": "other", "type": "person", "actual": True})
-    fhir.post(
-        "Observation",
-        {
-            "resourceType": "Observation",
-            "status": "final",
-            "code": {"text": "x"},
-            "subject": {"reference": "Group/other"},
-        },
-    )
+    observation_about_group(fhir, "other")
     bundle = fhir.get(f"Patient?_id={p}&_revinclude={revinclude}").resource()
     assert {e["resource"]["id"] for e in bundle["entry"]} == {p, obs["id"]}
