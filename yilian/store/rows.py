@@ -256,14 +256,34 @@ class PreparedBatch:
         """One batch of several, each one's keys moved up past the ones before; and each one's offset."""
         out, offsets = PreparedBatch(), []
         for batch in batches:
-            offsets.append(out.size)
-            moved = batch.rekeyed(out.size.__add__)
-            out.resources += moved.resources
-            for name, rows in moved.index.items():
-                out.index.setdefault(name, []).extend(rows)
-            out.compartment += moved.compartment
+            offset = out.size
+            offsets.append(offset)
+            out.resources += _shifted(batch.resources, offset)
+            for name, rows in batch.index.items():
+                out.index.setdefault(name, []).extend(_shifted(rows, offset))
+            out.compartment += _shifted(batch.compartment, offset)
             out.size += batch.size
         return out, offsets
+
+
+# Rows of one table, their keys moved up by an offset. The writer re-keys every row of a run of Bundles
+# (a dozen rows per resource), so each row width has its own comprehension: unpacking a fixed number of
+# values costs half of the generic `(key, *rest)`.
+_SHIFT_BY_WIDTH: dict[int, Callable[[list[tuple], int], list[tuple]]] = {
+    2: lambda rows, d: [(k + d, a) for k, a in rows],
+    3: lambda rows, d: [(k + d, a, b) for k, a, b in rows],
+    4: lambda rows, d: [(k + d, a, b, c) for k, a, b, c in rows],
+    5: lambda rows, d: [(k + d, a, b, c, e) for k, a, b, c, e in rows],
+}
+
+
+def _shifted(rows: list[tuple], offset: int) -> list[tuple]:
+    if not offset or not rows:
+        return rows  # the caller copies them into its own list
+    shift = _SHIFT_BY_WIDTH.get(len(rows[0]))
+    if shift is None:
+        return [(k + offset, *rest) for k, *rest in rows]
+    return shift(rows, offset)
 
 
 def batch_of(prepared: Sequence[Prepared]) -> PreparedBatch:

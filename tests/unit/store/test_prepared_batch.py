@@ -96,6 +96,11 @@ def test_batches_concatenate_with_their_keys_moved_past_the_ones_before():
     assert joined.resources[3][1:] == second.resources[0][1:]
     assert {row[0] for rows in joined.index.values() for row in rows} == {0, 1, 2, 3, 5}
     assert sorted(joined.compartment) == [(k, "provisional-pat") for k in (0, 1, 2, 3, 5)]
+    # every row of every table (each width) is the second batch's row with only its key moved
+    for name, rows in second.index.items():
+        assert [(k + 3, *rest) for k, *rest in rows] == [r for r in joined.index[name] if r[0] >= 3]
+    assert {len(rows[0]) for rows in joined.index.values()} >= {3, 4, 5}
+    assert first.resources[0][0] == 0 and second.resources[0][0] == 0  # the parts are left as they were
 
 
 def test_a_batch_rekeyed_to_scattered_rids_keeps_each_row_with_its_resource():
