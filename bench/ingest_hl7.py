@@ -6,6 +6,11 @@ after decoding the bytes: the cost of reading the messages at all. `parse_as_ing
 does before mapping (yilian.ingest.hl7v2.message: split into segments and fields; a field is parsed by
 python-hl7's field parser when the mapper first reads it, so that part is in the full path only).
 
+`store_rows_only` is the floor under the full path: the rows the path writes for these messages (resources,
+index rows, compartments; planned beforehand, not timed) inserted by the store's own batch insert, 500
+messages per transaction as the writer groups them, with nothing else: no matching, no audit, no parsing.
+No pipeline on this database can go faster than that.
+
 The messages are lab reports as the demo's tertiary hospital sends them: a chemistry panel of five results
 each, local LIS codes mapped to LOINC through the member's code table, for 500 patients the hospital
 registered beforehand (ADT^A28, not timed: a lab result is for a patient the MPI already knows).
@@ -27,8 +32,11 @@ from yilian.ingest.hl7v2.decode import decode
 from yilian.ingest.hl7v2.message import Message
 from yilian.ingest.intake import hl7_items
 from yilian.ingest.pipeline import ingest
-from yilian.ingest.prepare import preparing_processes
+from yilian.ingest.prepare import Work, prepare, preparing_processes
 from yilian.ingest.store import save_code_tables
+from yilian.store import dialect
+from yilian.store.repository import insert_batch
+from yilian.store.rows import PreparedBatch
 
 MEMBER = "m-tertiary-1"
 ITEMS = (
@@ -91,6 +99,7 @@ def run(count: int, database_url: str | None = None, workers: int = 2) -> dict:
         "parse_only_msgs_per_s": round(count / parse_s),
         "parse_as_ingest_msgs_per_s": round(count / ingest_parse_s),
     }
+    result["store_rows_only_msgs_per_s"] = round(count / store_rows_only(messages, database_url))
     for label, n_workers in (("full_path_1_process", 0), (f"full_path_{workers}_workers", workers)):
         gate = fresh_gate(database_url)
         handle(
@@ -115,6 +124,27 @@ def run(count: int, database_url: str | None = None, workers: int = 2) -> dict:
     result["preparing_processes_used"] = preparing_processes(workers)  # one core stays the writer's
     result["machine"] = machine()
     return result
+
+
+def store_rows_only(messages: list[bytes], database_url: str | None, group: int = 500) -> float:
+    """Seconds to insert the rows the messages' plans write (planned beforehand, untimed): the floor."""
+    tables = code_tables(MEMBER)
+    plans = [
+        prepare(Work(n, MEMBER, "hl7v2", "ORU^R01", raw, None), tables, plan=True).plan
+        for n, raw in enumerate(messages)
+    ]
+    for plan in plans:  # the patients are registered already: the full path matches them, writes none
+        plan.batch.drop({step.key for step in plan.steps if step.rtype == "Patient"})
+    batches = [
+        PreparedBatch.concatenated([p.batch for p in plans[i : i + group]])[0]
+        for i in range(0, len(plans), group)
+    ]
+    engine = fresh_gate(database_url).engine
+    started = time.perf_counter()
+    for batch in batches:
+        with engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
+            insert_batch(conn, batch)
+    return time.perf_counter() - started
 
 
 def main() -> None:
