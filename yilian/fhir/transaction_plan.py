@@ -13,6 +13,7 @@ again inside the transaction, with the repository as the resolver.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -24,7 +25,7 @@ from yilian.fhir.validation import LocalReference, is_known_resource_type, valid
 from yilian.gate import policy, writes
 from yilian.gate.caller import Caller
 from yilian.store.repository import Stored, new_ids
-from yilian.store.rows import PreparedBatch, member_of
+from yilian.store.rows import RESOURCE_COLUMNS, PreparedBatch, member_of
 
 METHODS = ("DELETE", "POST", "PUT", "GET", "HEAD")
 
@@ -63,8 +64,8 @@ class Plan:
     caller: Caller
     now: float = field(default_factory=time.time)
     batch: PreparedBatch = field(default_factory=PreparedBatch)  # the POSTs, ready to store
-    # A conditional create's provisional "Type/id" -> the entries whose references were rewritten to it
-    # (if the create matches, only those need moving to the match).
+    # A conditional create's provisional "Type/id" -> the creates whose JSON refers to it (if the create
+    # matches, only those need moving to the match).
     mentions: dict[str, list[int]] = field(default_factory=dict)
     # The matches of the conditional entries' criteria, looked up together when the plan is applied.
     found: dict[Criteria, list[Stored]] = field(default_factory=dict)
@@ -96,18 +97,15 @@ def criteria_of(step: Step) -> Criteria | None:
 
 def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = None) -> Plan:
     """Plan a transaction's entries; raises FhirError for a bad Bundle, NeedsDatabase without a resolver
-    when a search is needed."""
+    when a search is needed. The entries' resources are rewritten in place (references, ids, meta), also
+    when planning stops with an error: plan again from fresh entries, never from these."""
     plan = Plan([parse_entry(i, e) for i, e in enumerate(entries)], caller)
     refs = _assign_identities(plan.steps)
     provisional = {f"{s.rtype}/{s.rid_id}" for s in plan.steps if s.condition is not None or s.deferred}
     problems: list[Problem] = []
     for step in plan.steps:
-        if step.resource is None:
-            continue
-        written, found = _resolve_and_check(step, refs, resolver)
-        for target in written & provisional:
-            plan.mentions.setdefault(target, []).append(step.index)
-        problems += found
+        if step.resource is not None:
+            problems += _resolve_and_check(step, refs, resolver)
     if problems:
         raise invalid_resource(problems[:200])
     for step in plan.posts():
@@ -118,7 +116,27 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
         )
         # Applying needs only the batch now: drop the parsed entry (the plan may travel).
         step.resource, step.entry, step.query = None, {}, []
+    if provisional:
+        plan.mentions = _mentions(plan, provisional)
     return plan
+
+
+_REFERENCE = re.compile(rb'"reference":"([^"\\]+)"')  # in the compact JSON the store keeps
+
+
+def _mentions(plan: Plan, provisional: set[str]) -> dict[str, list[int]]:
+    """Provisional "Type/id" -> the creates whose JSON refers to it, read from the stored JSON itself:
+    resources built in Python (a feed's mapper) may share one reference object, which the walk that
+    resolves references rewrites once, in the first resource that holds it."""
+    content_at = RESOURCE_COLUMNS.index("content")
+    rows = plan.batch.resources  # in key order: nothing has been dropped yet
+    out: dict[str, list[int]] = {}
+    for step in plan.posts():
+        for ref in set(_REFERENCE.findall(rows[step.key][content_at])):
+            target = ref.decode()
+            if target in provisional:
+                out.setdefault(target, []).append(step.index)
+    return out
 
 
 def parse_entry(i: int, entry: dict) -> Step:
@@ -168,11 +186,9 @@ def _assign_identities(steps: list[Step]) -> dict[str, str]:
     return refs
 
 
-def _resolve_and_check(
-    step: Step, refs: dict[str, str], resolver: Resolver | None
-) -> tuple[set[str], list[Problem]]:
-    """Resolve the resource's urn: and conditional references, then validate it; returns the references
-    written and the problems found. Nearly always one walk does both: validation collects the local
+def _resolve_and_check(step: Step, refs: dict[str, str], resolver: Resolver | None) -> list[Problem]:
+    """Resolve the resource's urn: and conditional references, then validate it; returns the problems
+    found. Nearly always one walk does both: validation collects the local
     references, and when the resource is valid and they all name entries of this Bundle they are
     rewritten in place. Otherwise the resource is walked twice, as it always was, for the same errors."""
     resource = step.resource
@@ -182,13 +198,13 @@ def _resolve_and_check(
         if targets is not None:
             for (holder, _check), target in zip(local, targets, strict=True):
                 holder["reference"] = target
-            return set(targets), []
-    written = _rewrite_references(step, refs, resolver)
+            return []
+    _rewrite_references(step, refs, resolver)
     try:
         check_resource(resource, step.rtype, f"Bundle.entry[{step.index}].resource.")
     except FhirError as err:
-        return written, err.problems
-    return written, []
+        return err.problems
+    return []
 
 
 def _local_targets(local: list[LocalReference], refs: dict[str, str]) -> list[str] | None:
@@ -204,10 +220,9 @@ def _local_targets(local: list[LocalReference], refs: dict[str, str]) -> list[st
     return targets
 
 
-def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | None) -> set[str]:
-    """Resolve the resource's urn: and conditional references; returns the references written."""
+def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | None) -> None:
+    """Resolve the resource's urn: and conditional references."""
     where = f"Bundle.entry[{step.index}].resource"
-    written: set[str] = set()
     stack: list = [step.resource]  # dicts and lists still to visit (a loop: cheaper than recursion)
     while stack:
         node = stack.pop()
@@ -216,13 +231,11 @@ def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | N
             continue
         ref = node.get("reference")
         if ref.__class__ is str and (ref.startswith("urn:") or "?" in ref):
-            node["reference"] = resolved = _resolve_reference(ref, refs, resolver, where)
-            written.add(resolved)
+            node["reference"] = _resolve_reference(ref, refs, resolver, where)
         for key, value in node.items():
             kind = value.__class__
             if kind is dict or (kind is list and key != "contained"):
                 stack.append(value)
-    return written
 
 
 def _resolve_reference(ref: str, refs: dict[str, str], resolver: Resolver | None, where: str) -> str:
