@@ -76,7 +76,10 @@ def prepare(work: Work, tables: dict[str, Table], *, plan: bool = False) -> Prep
             out.plan = plan_transaction(bundle["entry"], member_system(work.member), resolver=None)
             out.bundle = None
         except NeedsDatabase:
-            pass
+            # Planning rewrites references in place and stopped part-way: the router plans the Bundle
+            # again in the writer, from entries as the mapper made them (not from half-planned ones,
+            # whose references would name provisional ids nothing is stored under).
+            out.bundle = _map(work, CodeMap(work.member, tables))[0]
         except FhirError as err:
             out.error, out.bundle = str(err), None
     return out
