@@ -270,3 +270,78 @@ def test_quality_report_counts_completeness_and_timeliness(gate, member):
     assert (rid.present, rid.total) == (1, 1)
     loinc = next(c for c in q.completeness if "LOINC" in c.element)
     assert (loinc.present, loinc.total) == (1, 2)  # K is unmapped
+
+
+def dangling_references(gate) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(resource type, reference) of every literal reference in the store that names no stored resource."""
+    import re
+
+    from sqlalchemy import text
+
+    with gate.engine.connect() as conn:
+        rows = conn.execute(text("SELECT type, id, content FROM resources")).all()
+    stored = {f"{rtype}/{rid}" for rtype, rid, _ in rows}
+    refs = [(rtype, ref.decode()) for rtype, _, c in rows for ref in re.findall(rb'"reference":"([^"]+)"', c)]
+    return [(rtype, ref) for rtype, ref in refs if ref not in stored]
+
+
+def test_results_refer_to_the_patient_and_visit_registered_before(gate, fhir, member):
+    """The ORU's patient and visit are conditional creates that match what the ADT stored: every
+    result and the report must refer to those (the mapper shares one reference object among them)."""
+    send(gate, adt("A1"))
+    send(gate, oru("C1"))
+    assert dangling_references(gate) == []
+    (patient,) = [e["resource"] for e in fhir.get("Patient").resource()["entry"]]
+    (report_,) = [
+        e["resource"]
+        for e in fhir.get(f"DiagnosticReport?subject=Patient/{patient['id']}").resource()["entry"]
+    ]
+    assert len(report_["result"]) == 2
+    for result in report_["result"]:
+        observation = fhir.get(result["reference"]).resource()
+        assert observation["subject"]["reference"] == f"Patient/{patient['id']}"
+        assert observation["encounter"] == report_["encounter"]
+
+
+VISITS_MAPPING = """
+member = "m-c"
+mrn_system = "urn:oid:2.16.156.10011.1.2.4"
+[files.patients]
+match = "*档案*"
+[files.patients.columns]
+mrn = "档案号"
+name = "姓名"
+gender = "性别"
+birth_date = "出生日期"
+[files.visits]
+match = "*就诊*"
+[files.visits.columns]
+visit_no = "就诊号"
+mrn = "档案号"
+start = "就诊时间"
+doctor_id = "医生工号"
+doctor_name = "医生"
+"""
+
+
+def test_csv_rows_planned_by_the_writer_refer_to_the_clinician_stored_before(gate, fhir, tmp_path):
+    """Visit rows name their patient by a conditional reference, so the writer plans them (a preparing
+    process cannot search); their clinician, a conditional create matching the one stored by an earlier
+    row, must be referred to by its stored id."""
+    from yilian.ingest.service import ingest_paths
+
+    fhir.put("Organization/m-c", {"resourceType": "Organization", "id": "m-c", "name": "丙社区"})
+    register_mapping(gate, "m-c", VISITS_MAPPING)
+    patients = tmp_path / "居民档案.csv"
+    patients.write_bytes("档案号,姓名,性别,出生日期\nH1,王芳,女,1970-05-03\n".encode())
+    visits = tmp_path / "就诊_0301.csv"
+    visits.write_bytes(
+        "就诊号,档案号,就诊时间,医生工号,医生\n"
+        "V1,H1,2026-03-01 08:30,s01,黄涛\nV2,H1,2026-03-02 09:00,s01,黄涛\n".encode()
+    )
+    results = ingest_paths(gate, [patients, visits], member="m-c")
+    assert [r.status for r in results] == ["processed"] * 3, [r.error for r in results]
+    assert dangling_references(gate) == []
+    (doctor,) = [e["resource"] for e in fhir.get("Practitioner").resource()["entry"]]
+    for e in fhir.get("Encounter").resource()["entry"]:
+        assert e["resource"]["participant"][0]["individual"]["reference"] == f"Practitioner/{doctor['id']}"
