@@ -91,8 +91,11 @@ def test_users_add_rejects_unknown_roles(cli_db):
     ok = run("users", "add", "dr.sun", "--name", "孙医生", "--org", "m-1", "--role", "clinician")
     assert ok.exit_code == 0 and "Access token" in ok.output
     assert "dr.sun" in run("users", "list").output
-    with_password = runner.invoke(app, ["users", "add", "dr.he", "--name", "何医生", "--role", "clinician",
-                                        "--password"], input="pw-长密码\npw-长密码\n")
+    with_password = runner.invoke(
+        app,
+        ["users", "add", "dr.he", "--name", "何医生", "--role", "clinician", "--password"],
+        input="pw-长密码\npw-长密码\n",
+    )
     assert with_password.exit_code == 0
     from yilian.gate.tokens import check_password
 

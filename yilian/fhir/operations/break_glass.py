@@ -16,12 +16,18 @@ def run(repo: GatedRepository, req: FhirRequest, patient_id: str) -> FhirRespons
         raise bad_request("$break-glass changes access: use POST")
     reason = dict(req.query).get("reason") or _parameter(req.body, "reason")
     grant = repo.break_glass(patient_id, reason or "")
-    return FhirResponse(200, {"resourceType": "Parameters", "parameter": [
-        {"name": "patient", "valueReference": {"reference": f"Patient/{patient_id}"}},
-        {"name": "reason", "valueString": grant["reason"]},
-        {"name": "expires", "valueInstant": instant(grant["expires"])},
-        {"name": "purpose", "valueCode": "ETREAT"},
-    ]})
+    return FhirResponse(
+        200,
+        {
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "patient", "valueReference": {"reference": f"Patient/{patient_id}"}},
+                {"name": "reason", "valueString": grant["reason"]},
+                {"name": "expires", "valueInstant": instant(grant["expires"])},
+                {"name": "purpose", "valueCode": "ETREAT"},
+            ],
+        },
+    )
 
 
 def _parameter(body: dict | None, name: str) -> str | None:
