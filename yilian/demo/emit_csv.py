@@ -1,6 +1,6 @@
 """What a community health centre's public-health system exports: weekly CSV files (patients, visits,
-diagnoses, results, prescriptions, contracts, vaccinations, procedures), written from the care the demo
-generated.
+diagnoses, results, prescriptions, contracts, vaccinations, procedures, allergies), written from the care
+the demo generated.
 
 Two vendors: one writes Chinese column names in UTF-8 with a BOM, the other pinyin abbreviations in
 GB 18030 with its own gender codes and date format. Each centre's TOML mapping (`mapping_toml`) tells
@@ -29,6 +29,7 @@ KINDS = (
     "contracts",
     "vaccinations",
     "procedures",
+    "allergies",
 )
 FILE_NAMES = {
     "patients": "居民档案",
@@ -39,6 +40,7 @@ FILE_NAMES = {
     "contracts": "家庭医生签约",
     "vaccinations": "预防接种",
     "procedures": "操作",
+    "allergies": "过敏史",
 }
 VENDOR_A = {  # Chinese column names
     "patients": {
@@ -95,6 +97,10 @@ VENDOR_A = {  # Chinese column names
         "panel_code": "组合代码",
         "panel_name": "组合名称",
         "category": "类别",
+        "performer_id": "测量人工号",
+        "performer_name": "测量人",
+        "reporter_id": "报告医生工号",
+        "reporter_name": "报告医生",
     },
     "prescriptions": {
         "rx_no": "处方号",
@@ -147,6 +153,22 @@ VENDOR_A = {  # Chinese column names
         "code": "操作代码",
         "name": "操作名称",
         "date": "操作时间",
+        "doctor_id": "医生工号",
+        "doctor_name": "医生姓名",
+    },
+    "allergies": {
+        "allergy_no": "过敏记录编号",
+        "mrn": "健康档案编号",
+        "visit_no": "就诊流水号",
+        "allergen_code": "过敏原代码",
+        "allergen_name": "过敏原",
+        "category": "过敏类别",
+        "criticality": "危险程度",
+        "reaction_code": "过敏反应代码",
+        "reaction_name": "过敏反应",
+        "severity": "反应严重程度",
+        "status": "状态",
+        "recorded_at": "记录时间",
         "doctor_id": "医生工号",
         "doctor_name": "医生姓名",
     },
@@ -321,6 +343,7 @@ def _clinical(m: str, ix: Index, visits: dict[str, str], v: str, rows: dict) -> 
         elif rtype == "DiagnosticReport":
             panel = key_of("panel", r["code"])
             for ref in r["result"]:
+                reporter = _staff(ix, (r.get("resultsInterpreter") or [None])[0])
                 rows["results"].append(
                     _result(
                         m,
@@ -329,7 +352,7 @@ def _clinical(m: str, ix: Index, visits: dict[str, str], v: str, rows: dict) -> 
                         f"{visit}-L{n}",
                         visit,
                         v,
-                        (lc.panel_code(m, panel), r["code"].get("text", ""), r.get("issued")),
+                        (lc.panel_code(m, panel), r["code"].get("text", ""), r.get("issued"), *reporter),
                     )
                 )
         elif rtype == "Observation" and url not in ix.in_reports:
@@ -375,6 +398,8 @@ def _clinical(m: str, ix: Index, visits: dict[str, str], v: str, rows: dict) -> 
                     },
                 )
             )
+        elif rtype == "AllergyIntolerance":
+            rows["allergies"].append(_allergy(m, ix, r, f"{mrn}-A{n}", visit, v))
         elif rtype == "Procedure":
             doc = _staff(ix, r["performer"][0]["actor"])
             rows["procedures"].append(
@@ -407,6 +432,9 @@ def _result(
     }
     if panel:
         base.update(panel_code=panel[0], panel_name=panel[1], reported_at=_when(panel[2], v))
+        base.update(reporter_id=panel[3], reporter_name=panel[4])
+    measured_by = _staff(ix, (obs.get("performer") or [None])[0])  # a clinician; a lab is the centre
+    base.update(performer_id=measured_by[0], performer_name=measured_by[1])
     parts = obs.get("component") or [obs]
     out = []
     for part in parts:
@@ -433,6 +461,33 @@ def _result(
             }
         )
     return when, out  # type: ignore[return-value]
+
+
+ALLERGY_CATEGORY = {"medication": "药物", "food": "食物", "environment": "环境"}
+CRITICALITY = {"high": "高", "low": "低"}
+SEVERITY = {"mild": "轻度", "moderate": "中度", "severe": "重度"}
+
+
+def _allergy(m: str, ix: Index, r: dict, number: str, visit: str, v: str) -> tuple[str, dict]:
+    key = key_of("allergen", r["code"])
+    reaction = (r.get("reaction") or [{}])[0]
+    doc = _staff(ix, r.get("recorder"))
+    return r["recordedDate"], {
+        "allergy_no": number,
+        "mrn": ix.mrn,
+        "visit_no": visit,
+        "allergen_code": lc.simple_code(m, "allergen", key),
+        "allergen_name": r["code"].get("text", ""),
+        "category": ALLERGY_CATEGORY[r["category"][0]],
+        "criticality": CRITICALITY.get(r.get("criticality", ""), ""),
+        "reaction_code": lc.simple_code(m, "reaction", key) if reaction else "",
+        "reaction_name": reaction["manifestation"][0].get("text", "") if reaction else "",
+        "severity": SEVERITY.get(reaction.get("severity", ""), ""),
+        "status": r["clinicalStatus"]["coding"][0]["code"],
+        "recorded_at": _when(r["recordedDate"], v),
+        "doctor_id": doc[0],
+        "doctor_name": doc[1],
+    }
 
 
 def _medication(m: str, ix: Index, r: dict, number: str, visit: str, v: str) -> tuple[str, dict]:

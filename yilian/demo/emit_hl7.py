@@ -161,7 +161,8 @@ def short_pv1(visit_no: str, cls: str) -> str:
 
 
 def obx(i: int, index: Index, obs: dict, code: str, text: str, system: str) -> list[str]:
-    """OBX for an Observation (a blood-pressure panel becomes two)."""
+    """OBX for an Observation (a blood-pressure panel becomes two); a clinician who measured it is the
+    responsible observer (OBX-16)."""
     when = v2_time(obs.get("effectiveDateTime"))
     if "component" in obs:
         out = []
@@ -171,7 +172,12 @@ def obx(i: int, index: Index, obs: dict, code: str, text: str, system: str) -> l
             out += obx(
                 i + j,
                 index,
-                {**part, "effectiveDateTime": obs.get("effectiveDateTime"), "status": "final"},
+                {
+                    **part,
+                    "effectiveDateTime": obs.get("effectiveDateTime"),
+                    "status": "final",
+                    "performer": obs.get("performer"),
+                },
                 *_code(index, key, part["code"], system),
             )
         return out
@@ -198,6 +204,8 @@ def obx(i: int, index: Index, obs: dict, code: str, text: str, system: str) -> l
             "",
             "",
             when,
+            "",
+            xcn(index, (obs.get("performer") or [None])[0]),
         )
     ]
 
@@ -297,10 +305,13 @@ def _mdm(feed: HospitalFeed, index: Index, report: dict, visit_no: str, cls: str
         short_pv1(visit_no, cls),
         seg("TXA", *txa),
         seg("OBR", *obr),
-        seg("OBX", "1", "ST", f("113014", "Study Instance UID", "DCM"), "", uid),
+        seg("OBX", "1", "ST", f("110180", "Study Instance UID", "DCM"), "", uid),
+        *_series_obx(study, start=2),
+    ]
+    segments.append(
         seg(
             "OBX",
-            "2",
+            str(len(segments) - 4),
             "TX",
             f("REPORT", "影像诊断", "L"),
             "",
@@ -311,9 +322,55 @@ def _mdm(feed: HospitalFeed, index: Index, report: dict, visit_no: str, cls: str
             "",
             "",
             "F",
-        ),
-    ]
+        )
+    )
     feed.send("MDM^T02^MDM_T02", "PACS", report["issued"], segments, (5, 40))
+
+
+# DICOM attributes without a DCM code, named by their tag in a locally defined (99-) coding system.
+DICOM_TAG = "99DCMTAG"
+
+
+def _series_obx(study: dict, start: int) -> list[str]:
+    """The study's series and instances as OBX groups: OBX-4 is "<series>" for a series' attributes,
+    "<series>.<instance>" for an instance's; the series UID's OBX-14 is when the series started."""
+    out: list[str] = []
+
+    def add(kind: str, code: tuple[str, str, str], sub: str, value: str, when: str = "") -> None:
+        fields = [str(start + len(out)), kind, f(*code), sub, value]
+        if when:
+            fields += [""] * 8 + [when]
+        out.append(seg("OBX", *fields))
+
+    for n, series in enumerate(study.get("series", []), start=1):
+        sub = str(n)
+        add(
+            "ST", ("112002", "Series Instance UID", "DCM"), sub, series["uid"], v2_time(series.get("started"))
+        )
+        modality = series["modality"]
+        add("CWE", ("121139", "Modality", "DCM"), sub, f(modality["code"], modality.get("display"), "DCM"))
+        add("NM", ("00200011", "Series Number", DICOM_TAG), sub, str(series["number"]))
+        add("ST", ("0008103E", "Series Description", DICOM_TAG), sub, escape(series.get("description", "")))
+        add(
+            "NM",
+            ("00201209", "Number of Series Related Instances", DICOM_TAG),
+            sub,
+            str(series["numberOfInstances"]),
+        )
+        if site := series.get("bodySite"):
+            add(
+                "CWE",
+                ("00180015", "Body Part Examined", DICOM_TAG),
+                sub,
+                f(site["code"], site.get("display"), "SCT"),
+            )
+        for i, instance in enumerate(series.get("instance", []), start=1):
+            at = f"{sub}.{i}"
+            add("ST", ("00080018", "SOP Instance UID", DICOM_TAG), at, instance["uid"])
+            sop_class = instance["sopClass"]["code"].removeprefix("urn:oid:")
+            add("ST", ("00080016", "SOP Class UID", DICOM_TAG), at, sop_class)
+            add("NM", ("00200013", "Instance Number", DICOM_TAG), at, str(instance["number"]))
+    return out
 
 
 def _rde(feed: HospitalFeed, index: Index, mr: dict, number: str, visit_no: str, cls: str) -> None:

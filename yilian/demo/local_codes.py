@@ -106,7 +106,12 @@ def diagnosis_code(member_id: str, key: str) -> tuple[str, str]:
 
 
 def simple_code(member_id: str, kind: str, key: str) -> str:
-    keys = {"visit-type": list(VISITS), "procedure": list(PROCEDURES), "allergen": list(ALLERGENS)}[kind]
+    keys = {
+        "visit-type": list(VISITS),
+        "procedure": list(PROCEDURES),
+        "allergen": list(ALLERGENS),
+        "reaction": list(ALLERGENS),  # the reaction each allergen causes in the demo
+    }[kind]
     return _numbered(member_id, kind[:2].upper(), keys)[key]
 
 
@@ -117,9 +122,12 @@ def _standard(system: str, code: str, display: str | None = None) -> dict:
     return out
 
 
-def code_tables(member_id: str) -> dict[str, dict[str, tuple[str | None, list[dict]]]]:
-    """The member's code tables (yilian.ingest.codes Table form), gaps left out."""
-    gaps = GAPS.get(member_id, set())
+def code_tables(
+    member_id: str, *, complete: bool = False
+) -> dict[str, dict[str, tuple[str | None, list[dict]]]]:
+    """The member's code tables (yilian.ingest.codes Table form) with the member's gaps left out, or
+    `complete` (what every local code means: to compare what arrived with the truth)."""
+    gaps = set() if complete else GAPS.get(member_id, set())
     lab: dict = {}
     tests = {
         **{k: (t.loinc, t.display, t.text) for k, t in TESTS.items()},
@@ -153,6 +161,10 @@ def code_tables(member_id: str) -> dict[str, dict[str, tuple[str | None, list[di
         },
         "allergen": {
             simple_code(member_id, "allergen", k): (v[2], [_standard(SCT, v[0], v[1])])
+            for k, v in ALLERGENS.items()
+        },
+        "reaction": {
+            simple_code(member_id, "reaction", k): (v[5], [_standard(SCT, v[3], v[4])])
             for k, v in ALLERGENS.items()
         },
     }

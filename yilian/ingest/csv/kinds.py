@@ -81,6 +81,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "category",
         "performer_id",
         "performer_name",
+        "reporter_id",
+        "reporter_name",
     ),
     "prescriptions": (
         "rx_no",
@@ -128,6 +130,22 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "nurse_name",
     ),
     "procedures": ("procedure_no", "mrn", "visit_no", "code", "name", "date", "doctor_id", "doctor_name"),
+    "allergies": (
+        "allergy_no",
+        "mrn",
+        "visit_no",
+        "allergen_code",
+        "allergen_name",
+        "category",
+        "criticality",
+        "reaction_code",
+        "reaction_name",
+        "severity",
+        "status",
+        "recorded_at",
+        "doctor_id",
+        "doctor_name",
+    ),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "patients": ("mrn",),
@@ -138,6 +156,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "contracts": ("contract_no", "mrn", "start"),
     "vaccinations": ("mrn", "vaccine_code", "date"),
     "procedures": ("mrn", "code", "date"),
+    "allergies": ("mrn", "allergen_code"),
 }
 GENDER = {
     "male": "male",
@@ -300,6 +319,8 @@ def results(rows: list[Row]) -> None:
         if (issued := first.time("reported_at")) and "T" in issued:
             dr["issued"] = issued
         dr["performer"] = [first.org]
+        if who := first.clinician("reporter_id", "reporter_name"):
+            dr["resultsInterpreter"] = [who]
         dr["result"] = refs
         first.out.upsert(dr, first.key("report", first.get("report_no")))
 
@@ -488,6 +509,75 @@ def procedure(row: Row) -> None:
     row.out.upsert(proc, row.key("procedure", number))
 
 
+ALLERGY_CATEGORY = {
+    "medication": "medication",
+    "food": "food",
+    "environment": "environment",
+    "biologic": "biologic",
+    "药物": "medication",
+    "药品": "medication",
+    "食物": "food",
+    "环境": "environment",
+}
+CRITICALITY = {
+    "low": "low",
+    "high": "high",
+    "unable-to-assess": "unable-to-assess",
+    "低": "low",
+    "高": "high",
+}
+SEVERITY = {
+    "mild": "mild",
+    "moderate": "moderate",
+    "severe": "severe",
+    "轻度": "mild",
+    "中度": "moderate",
+    "重度": "severe",
+}
+ALLERGY_STATUS = {
+    "active": "active",
+    "inactive": "inactive",
+    "resolved": "resolved",
+    "1": "active",
+    "0": "inactive",
+}
+
+
+def allergy(row: Row) -> None:
+    """An allergy or intolerance the centre took down (过敏史): substance, reaction, how dangerous."""
+    status = row.translate("status", ALLERGY_STATUS) if row.get("status") else "active"
+    item: dict = {
+        "resourceType": "AllergyIntolerance",
+        "clinicalStatus": {
+            "coding": [{"system": f"{TERMINOLOGY}/allergyintolerance-clinical", "code": status}]
+        },
+        "verificationStatus": {
+            "coding": [{"system": f"{TERMINOLOGY}/allergyintolerance-verification", "code": "confirmed"}]
+        },
+        "type": "allergy",
+    }
+    if row.get("category"):
+        item["category"] = [row.translate("category", ALLERGY_CATEGORY)]
+    if row.get("criticality"):
+        item["criticality"] = row.translate("criticality", CRITICALITY)
+    item["code"] = row.concept("allergen", "allergen_code", "allergen_name")
+    item["patient"] = row.patient
+    if enc := row.visit():
+        item["encounter"] = enc
+    if recorded := row.time("recorded_at"):
+        item["recordedDate"] = recorded
+    if who := row.clinician("doctor_id", "doctor_name"):
+        item["recorder"] = who
+    if row.get("reaction_code") or row.get("reaction_name"):
+        reaction: dict = {"manifestation": [row.concept("reaction", "reaction_code", "reaction_name")]}
+        if row.get("severity"):
+            reaction["severity"] = row.translate("severity", SEVERITY)
+        item["reaction"] = [reaction]
+    row.event(recorded)
+    number = row.get("allergy_no") or f"{row.need('mrn')}-{row.get('allergen_code')}"
+    row.out.upsert(item, row.key("allergy", number))
+
+
 PER_ROW: dict[str, Callable[[Row], None]] = {
     "patients": patient,
     "visits": visit,
@@ -496,4 +586,5 @@ PER_ROW: dict[str, Callable[[Row], None]] = {
     "contracts": contract,
     "vaccinations": vaccination,
     "procedures": procedure,
+    "allergies": allergy,
 }

@@ -3,7 +3,8 @@ with its ImagingStudy, anything else a DocumentReference.
 
 A document is keyed on TXA-12 (unique document number), so an addendum or replacement (T05-T10)
 updates it. A report is an imaging report when TXA-2 says so (DI, RAD) or its OBR names an imaging
-section (OBR-24 RAD, CT, US, DX, MR...); the study is the OBX carrying a DICOM Study Instance UID.
+section (OBR-24 RAD, CT, US, DX, MR...); the study is the OBX carrying a DICOM Study Instance UID, its
+series and instances the OBX groups hl7v2.dicom reads.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 
 from yilian.ingest.errors import REQUIRED_MISSING, IngestError
 from yilian.ingest.hl7v2.context import V2Context, cwe
+from yilian.ingest.hl7v2.dicom import DicomRefs, is_dicom, read_dicom
 from yilian.ingest.hl7v2.message import Segment
 from yilian.ingest.hl7v2.types import c
 
@@ -28,7 +30,6 @@ MODALITIES = {
     "XA": "X-Ray Angiography",
     "RX": "Radiography",
 }
-STUDY_UID = ("113014", "STUDY INSTANCE UID", "STUDYUID")
 DOC_STATUS = {
     "AU": "final",
     "LA": "final",
@@ -53,26 +54,24 @@ def add_document(ctx: V2Context) -> None:
     number = txa.get(12) or txa.get(16) or ctx.msg.control_id
     when = ctx.time(obr, 7) if obr and obr.get(7) else ctx.time(txa, 4) or ctx.message_time()
     ctx.event_at = ctx.event_at or when
-    text, study_uid, modality = _body(ctx)
+    text, dicom = _body(ctx)
     section = obr.get(24).upper() if obr else ""
     imaging = txa.get(2).upper() in IMAGING_TYPES or section in MODALITIES or section == "RAD"
     if imaging:
-        _imaging_report(ctx, txa, obr, number, when, text, study_uid, modality or section)
+        dicom.modality = dicom.modality or section
+        _imaging_report(ctx, txa, obr, number, when, text, dicom)
     else:
         _document_reference(ctx, txa, number, when, text)
 
 
-def _body(ctx: V2Context) -> tuple[str, str, str]:
-    lines, uid, modality = [], "", ""
+def _body(ctx: V2Context) -> tuple[str, DicomRefs]:
+    lines, dicom = [], []
     for obx in ctx.msg.all("OBX"):
-        ident = (obx.get(3) or "").upper(), (obx.get(3, 2) or "").upper().replace(" ", "")
-        if ident[0] in STUDY_UID or ident[1] in STUDY_UID:
-            uid = obx.get(5)
-        elif ident[0] == "121139" or ident[1] == "MODALITY":
-            modality = obx.get(5).upper()
+        if is_dicom(obx):
+            dicom.append(obx)
         elif obx.get(2).upper() in ("TX", "FT", "ST", ""):
             lines += [c(rep, 1) for rep in obx.reps(5)]
-    return "\n".join(x for x in lines if x), uid, modality
+    return "\n".join(x for x in lines if x), read_dicom(ctx, dicom)
 
 
 def _imaging_report(
@@ -82,8 +81,7 @@ def _imaging_report(
     number: str,
     when: str | None,
     text: str,
-    study_uid: str,
-    modality: str,
+    dicom: DicomRefs,
 ) -> None:
     code = cwe(ctx, obr, 4, "exam") if obr and obr.get(4) else cwe(ctx, txa, 2, "document-type")
     interpreter = ctx.clinician_of(txa, 22) or ctx.clinician_of(txa, 9) or ctx.clinician_of(txa, 5)
@@ -108,8 +106,8 @@ def _imaging_report(
         dr["performer"] = [ctx.org]
     if interpreter:
         dr["resultsInterpreter"] = [interpreter]
-    if study_uid:
-        dr["imagingStudy"] = [_study(ctx, obr, study_uid, modality, code, when, interpreter)]
+    if dicom.study_uid:
+        dr["imagingStudy"] = [_study(ctx, obr, dicom, code, when, interpreter)]
     if text:
         dr["conclusion"] = text
     key = ctx.key("document", number)
@@ -119,8 +117,7 @@ def _imaging_report(
 def _study(
     ctx: V2Context,
     obr: Segment | None,
-    uid: str,
-    modality: str,
+    dicom: DicomRefs,
     code: dict,
     when: str | None,
     interpreter: dict | None,
@@ -129,8 +126,13 @@ def _study(
         "resourceType": "ImagingStudy",
         "status": "available",
     }
-    if modality in MODALITIES:
-        study["modality"] = [{"system": DCM, "code": modality, "display": MODALITIES[modality]}]
+    series = dicom.elements()
+    modalities = list(dict.fromkeys(s["modality"]["code"] for s in series)) or [dicom.modality]
+    study["modality"] = [
+        {"system": DCM, "code": m, "display": MODALITIES[m]} for m in modalities if m in MODALITIES
+    ]
+    if not study["modality"]:
+        del study["modality"]
     _common(ctx, study)
     if when:
         study["started"] = when
@@ -138,9 +140,15 @@ def _study(
         study["referrer"] = referrer
     if interpreter:
         study["interpreter"] = [interpreter]
+    if series:
+        study["numberOfSeries"] = len(series)
+        if all("numberOfInstances" in s for s in series):
+            study["numberOfInstances"] = sum(s["numberOfInstances"] for s in series)
     if code.get("coding"):
         study["procedureCode"] = [code]
-    key = {"system": "urn:dicom:uid", "value": f"urn:oid:{uid}"}
+    if series:
+        study["series"] = series
+    key = {"system": "urn:dicom:uid", "value": f"urn:oid:{dicom.study_uid}"}
     return ctx.out.create(study, key)
 
 
