@@ -204,3 +204,41 @@ def test_a_bundles_token_criteria_are_looked_up_in_one_statement(fhir, engine):
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert len(lookups) == 1, lookups  # six criteria, one statement
+
+
+def test_a_value_many_resources_share_is_read_at_most_twice_per_criterion(fhir, gate):
+    """Telling one match from several takes two rows: a criterion thousands of resources satisfy (a
+    shared status, a reused identifier) must not load them all, in one lookup or many."""
+    from yilian.store import repository
+
+    a = fhir.as_(HIS_A)
+    for n in range(6):
+        a.post("Patient", patient("shared", f"甲{n}"))
+        a.post(
+            "Patient", {**patient("shared", f"乙{n}"), "identifier": [{"system": "urn:b", "value": "shared"}]}
+        )
+    a.post("Patient", patient("alone", "丁"))
+    rows_read: list[int] = []
+    run = repository.run_tokens_lookup
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        rows = run(*args, **kwargs)
+        rows_read.append(len(rows))
+        return rows
+
+    with gate.writing(HIS_A) as repo:
+        repository.run_tokens_lookup = counted
+        try:
+            found = repo.find_all(
+                [
+                    ("Patient", [("identifier", f"{MRN}|shared")]),
+                    ("Patient", [("identifier", "shared")]),  # any system: two per system
+                    ("Patient", [("identifier", f"{MRN}|alone")]),
+                ]
+            )
+            one = repo.find("Patient", [("identifier", f"{MRN}|shared")])
+        finally:
+            repository.run_tokens_lookup = run
+    assert [len(hits) for hits in found] == [2, 2, 1] and len(one) == 2
+    # (MRN, shared) twice, (urn:b, shared) twice, alone once; then `find`: the value under both systems
+    assert rows_read == [2 + 2 + 1, 2 + 2]

@@ -175,22 +175,9 @@ class GatedRepository:
         """Up to two matches of a conditional operation's criteria, within the caller's scope."""
         token = single_token(rtype, pairs)
         if token is not None and codec_of(self.conn) is None:  # sealed identifiers: parse() hashes them
-            return self._find_by_token(rtype, *token)
+            return self._find_by_tokens([(rtype, *token)])[0]
         query = self.parse(rtype, pairs)
         return repository.fetch(self.conn, query_conditions(query, self.scope), limit=2)
-
-    def _find_by_token(self, rtype: str, code: str, system: str | None, value: str) -> list[Stored]:
-        """`Type?code=system|value`, the shape of nearly every conditional create an ingest feed sends,
-        with its statement built once per transaction (building SQL costs more than running it here)."""
-        key = (rtype, code, system is not None)
-        stmt = self._token_statements.get(key)
-        if stmt is None:
-            stmt = repository.token_lookup(rtype, code, with_system=system is not None, scope=self.scope)
-            self._token_statements[key] = stmt
-        params = {"param": param_key(rtype, code), "value": value}
-        if system is not None:
-            params["system"] = system
-        return repository.run_lookup(self.conn, stmt, params)
 
     def find_all(self, criteria: Sequence[tuple[str, list[tuple[str, str]]]]) -> list[list[Stored]]:
         """`find` for many criteria (rtype, pairs) at once: the plain token ones (nearly every conditional
@@ -202,7 +189,7 @@ class GatedRepository:
                 token = single_token(rtype, pairs)
                 if token is not None:
                     tokens[i] = (rtype, *token)
-        if len(tokens) > 1:
+        if tokens:
             for i, hits in zip(tokens, self._find_by_tokens(list(tokens.values())), strict=True):
                 found[i] = hits
         return [hits if hits is not None else self.find(*criteria[i]) for i, hits in enumerate(found)]

@@ -385,32 +385,23 @@ def fetch(conn: Connection, conditions: Sequence[ColumnElement[bool]], *, order=
     return [_stored(row, codec=codec) for row in conn.execute(stmt)]
 
 
-def token_lookup(rtype: str, code: str, *, with_system: bool, scope: ColumnElement[bool]):  # noqa: ANN201
-    """A reusable statement for `rtype?code=[system|]value` (bind param, value and system), limit 2."""
+MATCHES_WANTED = 2  # a conditional operation needs to know only: no match, one, or more than one
+
+
+def tokens_lookup(scope: ColumnElement[bool]):  # noqa: ANN201 - a Select
+    """A reusable statement for many `rtype?code=[system|]value` lookups at once (bind the lists `params`
+    and `values`): the visible resources holding one of the values under one of the parameters, as
+    (param, system, value, COLUMNS...) rows in rid order, at most MATCHES_WANTED of them per (param,
+    system, value), so a value thousands of resources share costs no more than a rare one. The caller
+    picks each lookup's matches from them (two per system are enough to tell one match from several)."""
     tok = idx_token.c
-    hits = select(tok.rid).where(tok.param == bindparam("param"), tok.value == bindparam("value"))
-    if with_system:
-        hits = hits.where(tok.system == bindparam("system"))
-    # `type || ''` keeps SQLite on the token index (see search/sql.py)
-    return (
-        select(*COLUMNS)
-        .where(R.type.concat("") == rtype, R.deleted == false(), scope, R.rid.in_(hits))
-        .order_by(R.rid)
-        .limit(2)
-    )
-
-
-def run_lookup(conn: Connection, stmt, params: dict) -> list[Stored]:  # noqa: ANN001
-    return [_stored(row) for row in conn.execute(stmt, params)]
-
-
-def tokens_lookup(scope: ColumnElement[bool]):  # noqa: ANN201
-    """A reusable statement for many token lookups at once (bind the lists `params` and `values`): every
-    visible resource holding one of the values under one of the parameters, as (param, system, value,
-    COLUMNS...) rows in rid order. The caller picks each lookup's matches from them."""
-    tok = idx_token.c
-    return (
-        select(tok.param, tok.system, tok.value, *COLUMNS)
+    per_token = (tok.param, tok.system, tok.value)
+    ranked = (
+        select(
+            *per_token,
+            tok.rid,
+            func.row_number().over(partition_by=per_token, order_by=tok.rid).label("n"),
+        )
         .select_from(idx_token.join(resources, R.rid == tok.rid))
         .where(
             tok.param.in_(bindparam("params", expanding=True)),
@@ -418,6 +409,13 @@ def tokens_lookup(scope: ColumnElement[bool]):  # noqa: ANN201
             R.deleted == false(),
             scope,
         )
+        .subquery("ranked")
+    )
+    first = ranked.c
+    return (
+        select(first.param, first.system, first.value, *COLUMNS)
+        .select_from(ranked.join(resources, R.rid == first.rid))
+        .where(first.n <= MATCHES_WANTED)
         .order_by(R.rid)
     )
 
