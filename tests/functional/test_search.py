@@ -165,3 +165,31 @@ def test_revinclude_of_every_reference_parameter(fhir, people, revinclude):
     observation_about_group(fhir, "other")
     bundle = fhir.get(f"Patient?_id={p}&_revinclude={revinclude}").resource()
     assert {e["resource"]["id"] for e in bundle["entry"]} == {p, obs["id"]}
+
+
+def test_sort_by_tag_and_security_reads_the_labels_kept_in_columns(fhir):
+    """The source-member tag and the GB/T 39725 labels live in columns, not index rows: sorting on
+    `_tag` / `_security` must still see them (ascending by the smallest code, descending by the largest)."""
+    from yilian.testing.plugin import caller
+
+    made = {}
+    for member in ("m-c", "m-a", "m-b"):
+        body = {"resourceType": "Organization", "name": member}
+        made[member] = fhir.as_(caller("member-system", member)).post("Organization", body).resource()["id"]
+    assert ids(fhir.get("Organization?_sort=_tag")) == [made["m-a"], made["m-b"], made["m-c"]]
+    assert ids(fhir.get("Organization?_sort=-_tag")) == [made["m-c"], made["m-b"], made["m-a"]]
+    # a tag of its own (a row) counts beside the member's: "a-…" sorts before every "m-…"
+    tagged = {"resourceType": "Organization", "name": "own", "meta": {"tag": [{"code": "a-own"}]}}
+    own = fhir.as_(caller("member-system", "m-z")).post("Organization", tagged).resource()["id"]
+    assert ids(fhir.get("Organization?_sort=_tag"))[0] == own
+    assert ids(fhir.get("Organization?_sort=-_tag"))[0] == own  # m-z is the largest code too
+    # a label of another system stays a row; the labeller's GB/T 39725 labels go to the columns
+    reason = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "A-TEST"}
+    with_row = fhir.post("Patient", {"resourceType": "Patient", "meta": {"security": [reason]}}).resource()
+    columns_only = fhir.post("Patient", {"resourceType": "Patient"}).resource()
+    codes = {s["code"] for s in columns_only["meta"]["security"]}
+    assert codes and min(codes) > "A-TEST"  # ("L4", "PA", "R"): all after the row's code
+    assert ids(fhir.get("Patient?_sort=_security")) == [with_row["id"], columns_only["id"]]
+    assert ids(fhir.get("Patient?_sort=-_security,-_id")) == sorted(
+        [with_row["id"], columns_only["id"]], reverse=True
+    )  # both largest codes are the columns' "R": a tie, broken by id

@@ -7,7 +7,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, event, func, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +151,35 @@ def string_prefix_upper(prefix: str) -> str:
 
 def like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class least(FunctionElement):  # noqa: N801 - reads as the SQL function it stands for
+    """The smallest of the arguments that are not NULL (NULL if all are): PostgreSQL's LEAST; SQLite's
+    scalar min() answers NULL as soon as one argument is, so each argument falls back on the others."""
+
+    name = "least"
+    inherit_cache = True
+
+
+class greatest(FunctionElement):  # noqa: N801
+    """The largest of the arguments that are not NULL (NULL if all are), as `least`."""
+
+    name = "greatest"
+    inherit_cache = True
+
+
+@compiles(least)
+@compiles(greatest)
+def _extreme(element: FunctionElement, compiler, **kw) -> str:  # noqa: ANN001 - a SQLCompiler
+    return f"{element.name.upper()}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least, "sqlite")
+@compiles(greatest, "sqlite")
+def _extreme_sqlite(element: FunctionElement, compiler, **kw) -> str:  # noqa: ANN001
+    args = list(element.clauses)
+    if len(args) == 1:
+        return compiler.process(args[0], **kw)
+    either = [func.coalesce(a, *(b for b in args if b is not a)) for a in args]
+    scalar = "min" if element.name == "least" else "max"
+    return f"{scalar}({', '.join(compiler.process(e, **kw) for e in either)})"

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, String, case, cast, false, func, literal, or_, select
 
 from yilian.alliance.codes import (
     ACT_CODE,
@@ -195,6 +195,19 @@ def column_present(resource_type: str, code: str) -> ColumnElement[bool] | None:
     if code == "_security":
         return _marked(resource_type)
     return None
+
+
+def column_values(resource_type: str, code: str) -> list[ColumnElement]:
+    """For `_tag` / `_security`, the codes the columns hold in place of rows (NULL where they stand for
+    none): what `_sort` reads beside the rows."""
+    if code == "_tag":
+        return [func.nullif(R.member, "")]
+    if code == "_security":
+        marked = _marked(resource_type)
+        level = literal("L") + cast(R.level, String)
+        confidentiality = case(CONFIDENTIALITY_OF_LEVEL, value=R.level)
+        return [case((marked, v)) for v in (R.category, level, confidentiality, R.sensitivity)]
+    return []
 
 
 def _member_match(value: str) -> ColumnElement[bool]:

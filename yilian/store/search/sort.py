@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from yilian.store.search.derived import param_codes
+from yilian.store import dialect
+from yilian.store.search.derived import column_values, param_codes
 from yilian.store.search.keys import param_key
 from yilian.store.search.params import search_params
 from yilian.store.search.parse import SearchQuery
@@ -40,4 +41,8 @@ def _param_value(rtype: str, code: str, desc: bool):  # noqa: ANN202 - a scalar 
     col = table.c[column] if not (kind == "date" and desc) else table.c.high
     agg = func.max(col) if desc else func.min(col)
     keys = [param_key(rtype, c) for c in param_codes(rtype, code)]  # a covered parameter's rows are shared
-    return select(agg).where(table.c.rid == R.rid, table.c.param.in_(keys)).scalar_subquery()
+    rows = select(agg).where(table.c.rid == R.rid, table.c.param.in_(keys)).scalar_subquery()
+    columns = column_values(rtype, code)  # _tag, _security: the codes kept in columns count too
+    if not columns:
+        return rows
+    return (dialect.greatest if desc else dialect.least)(rows, *columns)
