@@ -164,3 +164,43 @@ def test_without_the_key_nothing_opens(sealed, engine, tmp_path) -> None:  # noq
     stranger = settings.model_copy(update={"key_dir": str(tmp_path / "other-keys")})
     with pytest.raises(Exception):  # noqa: B017 - a wrong key fails authentication (InvalidTag/RuntimeError)
         Fhir(build_gate(stranger, engine), HIS).get(f"Patient/{pid}")
+
+
+def test_a_transaction_seals_its_patient_and_stores_the_rest_as_it_is(sealed, engine) -> None:  # noqa: ANN001
+    """One batch of creates: the Patient's row and index rows sealed, its Observations' rows exactly as
+    without encryption (only sealed types are rebuilt), each resource with its own rows and compartment."""
+    fhir, _ = sealed
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "血压"},
+        "subject": {"reference": "urn:uuid:00000000-0000-4000-8000-000000000001"},
+        "identifier": [{"system": "urn:obs", "value": "O-1"}],
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000001",
+                "resource": patient(),
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            *(
+                {
+                    "resource": {**observation, "identifier": [{"system": "urn:obs", "value": f"O-{n}"}]},
+                    "request": {"method": "POST", "url": "Observation"},
+                }
+                for n in range(2)
+            ),
+        ],
+    }
+    locations = [e["response"]["location"] for e in fhir.post("", bundle).resource()["entry"]]
+    pid = locations[0].split("/_history")[0].rsplit("/", 1)[1]
+    stored = raw_database(engine)
+    for secret in (RID, PHONE, "欧阳", "MRN-778"):
+        assert secret not in stored, secret
+    assert "O-0" in stored and "O-1" in stored  # the Observations' identifiers stay searchable as they are
+    assert ids(fhir.get(f"Observation?identifier=urn:obs|O-1&patient={pid}").resource()) != []
+    assert fhir.get(f"Patient/{pid}/$everything").resource()["total"] == 3
+    assert fhir.get(f"Patient?identifier={RESIDENT_ID}|{RID}").resource()["entry"][0]["resource"]["id"] == pid

@@ -83,6 +83,9 @@ class IdentifierCodec:
         self.tokens = {param_key(t, c): c for t in SEALED_TYPES for c in TOKEN_PARAMS}
         self.strings = {param_key(t, c): c for t in SEALED_TYPES for c in STRING_PARAMS}
 
+    def seals(self, rtype: str) -> bool:
+        return rtype in SEALED_TYPES
+
     # ---- content ----------------------------------------------------------------------------------
 
     def seal_resource(self, resource: dict) -> dict:

@@ -20,6 +20,10 @@ OPTION = "yilian_codec"
 
 
 class Codec(Protocol):
+    def seals(self, rtype: str) -> bool:
+        """Whether resources of `rtype` are stored sealed (others are stored as they are)."""
+        ...
+
     def seal_prepared(self, p: Prepared) -> Prepared:
         """A copy of `p` as it is to be stored (content and index rows)."""
         ...

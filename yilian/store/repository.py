@@ -163,18 +163,34 @@ def _from_prepared(p: Prepared) -> Stored:
 
 
 def _sealed(codec: Codec, batch: PreparedBatch) -> PreparedBatch:
-    """The batch as the codec stores it: each resource's content and index rows sealed."""
-    by_key: dict[int, dict[str, list[tuple]]] = {}
+    """The batch as the codec stores it: the resources it seals (patients, a few in a load) rebuilt sealed,
+    every other row as it is. `batch` itself is left unsealed (its resources are returned to the caller)."""
+    keys = {row[0] for row in batch.resources if codec.seals(row[1])}
+    if not keys:
+        return batch
+    index: dict[int, dict[str, list[tuple]]] = {}
+    out = PreparedBatch(size=batch.size)
     for name, rows in batch.index.items():
-        for key, *row in rows:
-            by_key.setdefault(key, {}).setdefault(name, []).append(tuple(row))
+        kept = out.index[name] = []
+        for row in rows:
+            if row[0] in keys:
+                index.setdefault(row[0], {}).setdefault(name, []).append(row[1:])
+            else:
+                kept.append(row)
     patients: dict[int, set[str]] = {}
-    for key, pid in batch.compartment:
-        patients.setdefault(key, set()).add(pid)
-    out = PreparedBatch()
-    for key, rtype, rid_id, version, updated, _deleted, member, content, *labels in batch.resources:
-        index, compartment = by_key.get(key, {}), patients.get(key, set())
-        p = Prepared(key, rtype, rid_id, version, updated, member, content, index, compartment, tuple(labels))
+    for row in batch.compartment:
+        if row[0] in keys:
+            patients.setdefault(row[0], set()).add(row[1])
+        else:
+            out.compartment.append(row)
+    for row in batch.resources:
+        key = row[0]
+        if key not in keys:
+            out.resources.append(row)
+            continue
+        _key, rtype, rid_id, version, updated, _deleted, member, content, *labels = row
+        found, compartment = index.get(key, {}), patients.get(key, set())
+        p = Prepared(key, rtype, rid_id, version, updated, member, content, found, compartment, tuple(labels))
         out.add(codec.seal_prepared(p), key=key)
     return out
 
