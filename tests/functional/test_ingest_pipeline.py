@@ -209,6 +209,14 @@ unit = "单位"
 observed_at = "时间"
 panel_code = "组合"
 panel_name = "组合名称"
+[files.visits]
+match = "*就诊*"
+[files.visits.columns]
+visit_no = "就诊号"
+mrn = "档案号"
+start = "就诊时间"
+doctor_id = "医生工号"
+doctor_name = "医生"
 [codes.lab]
 XT = "14771-0"
 SHQ = { loinc = "24323-8", display = "生化" }
@@ -303,27 +311,6 @@ def test_results_refer_to_the_patient_and_visit_registered_before(gate, fhir, me
         assert observation["encounter"] == report_["encounter"]
 
 
-VISITS_MAPPING = """
-member = "m-c"
-mrn_system = "urn:oid:2.16.156.10011.1.2.4"
-[files.patients]
-match = "*档案*"
-[files.patients.columns]
-mrn = "档案号"
-name = "姓名"
-gender = "性别"
-birth_date = "出生日期"
-[files.visits]
-match = "*就诊*"
-[files.visits.columns]
-visit_no = "就诊号"
-mrn = "档案号"
-start = "就诊时间"
-doctor_id = "医生工号"
-doctor_name = "医生"
-"""
-
-
 def test_csv_rows_planned_by_the_writer_refer_to_the_clinician_stored_before(gate, fhir, tmp_path):
     """Visit rows name their patient by a conditional reference, so the writer plans them (a preparing
     process cannot search); their clinician, a conditional create matching the one stored by an earlier
@@ -331,7 +318,7 @@ def test_csv_rows_planned_by_the_writer_refer_to_the_clinician_stored_before(gat
     from yilian.ingest.service import ingest_paths
 
     fhir.put("Organization/m-c", {"resourceType": "Organization", "id": "m-c", "name": "丙社区"})
-    register_mapping(gate, "m-c", VISITS_MAPPING)
+    register_mapping(gate, "m-c", MAPPING)
     patients = tmp_path / "居民档案.csv"
     patients.write_bytes("档案号,姓名,性别,出生日期\nH1,王芳,女,1970-05-03\n".encode())
     visits = tmp_path / "就诊_0301.csv"
