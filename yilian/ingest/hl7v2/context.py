@@ -18,6 +18,11 @@ def staff_system(member: str | None) -> str:
     return f"{BASE}/NamingSystem/staff/{member or 'unknown'}"
 
 
+def role_system(member: str | None) -> str:
+    """A clinician's PractitionerRole at the member is keyed on the same staff number, in this system."""
+    return f"{staff_system(member)}/role"
+
+
 @dataclass
 class V2Context:
     msg: Message

@@ -10,6 +10,7 @@
 | RDE^O11/O25, RDS^O13 | MedicationRequest per RXE |
 | MDM^T01-T11 | imaging DiagnosticReport + ImagingStudy, or DocumentReference |
 | VXU^V04 | Immunization per RXA |
+| MFN^M02 | Practitioner and PractitionerRole per MFE/STF (+PRA, ORG): the member's staff master file |
 
 Anything else parses (it is stored) but is refused with "unsupported message type", so it waits in the
 dead letters until Yilian learns it.
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from yilian.ingest.codes import CodeMap, Unmapped
-from yilian.ingest.errors import UNSUPPORTED_TYPE, IngestError
+from yilian.ingest.errors import UNSUPPORTED_EVENT, UNSUPPORTED_TYPE, IngestError
 from yilian.ingest.hl7v2.adt import add_adt
 from yilian.ingest.hl7v2.context import V2Context, cwe
 from yilian.ingest.hl7v2.documents import add_document
@@ -29,6 +30,7 @@ from yilian.ingest.hl7v2.message import Message
 from yilian.ingest.hl7v2.orders import add_medication_requests, add_service_requests
 from yilian.ingest.hl7v2.patient import add_encounter, add_patient
 from yilian.ingest.hl7v2.results import add_oru
+from yilian.ingest.hl7v2.staff import add_staff
 
 
 @dataclass
@@ -75,22 +77,24 @@ HANDLERS: dict[str, Callable[[V2Context], None]] = {
     "RDS": lambda ctx: _clinical(ctx, add_medication_requests),
     "MDM": lambda ctx: _clinical(ctx, add_document),
     "VXU": lambda ctx: _clinical(ctx, _vaccinations),
+    "MFN": add_staff,
 }
+ONLY_EVENTS = {"MFN": ("M02",)}  # types Yilian records for these events only (MFN: the staff master file)
 
 
 def supported(msg: Message) -> bool:
-    return msg.type in HANDLERS
+    return msg.type in HANDLERS and msg.event in ONLY_EVENTS.get(msg.type, (msg.event,))
 
 
 def map_message(msg: Message, member: str | None, codes: CodeMap) -> Mapped:
     """The Bundle for one parsed message; IngestError when it cannot be recorded as sent."""
     handler = HANDLERS.get(msg.type)
-    if handler is None:
+    if handler is None or not supported(msg):
         raise IngestError(
             f"Message type {msg.name} is not one Yilian records (ADT, ORU, OUL, ORM, OML, OMG, RDE, RDS, "
-            "MDM, VXU)",
+            "MDM, VXU, MFN^M02)",
             location="MSH-9",
-            code=UNSUPPORTED_TYPE,
+            code=UNSUPPORTED_TYPE if handler is None else UNSUPPORTED_EVENT,
         )
     codes.take_unmapped()
     ctx = V2Context(msg, member, codes)
