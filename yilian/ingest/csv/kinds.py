@@ -3,7 +3,8 @@
 Rows refer to the patient by the member's record number (`mrn`) and to a visit by its number, as
 conditional references: a row about a patient the member has not sent yet is refused (and waits in the
 dead letters until it is replayed after the patient arrives). Everything is a conditional update keyed
-on the member's numbers, so a corrected row sent again corrects the record.
+on the member's numbers, so a corrected row sent again corrects the record. A staff row (the member's
+roster) is about a clinician, keyed on the staff number the clinical rows name them by.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Callable
 from yilian.alliance.codes import RESIDENT_ID
 from yilian.ingest.codes import UCUM
 from yilian.ingest.csv.row import Row
+from yilian.ingest.csv.staff import GENDER, TERMINOLOGY, staff
 from yilian.ingest.hl7v2.results import INTERPRETATION, category, combine_blood_pressure
 from yilian.ingest.hl7v2.results import reference_range as parse_range
 
-TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 SCT = "http://snomed.info/sct"
 
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -146,6 +147,23 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "doctor_id",
         "doctor_name",
     ),
+    "staff": (
+        "staff_no",
+        "name",
+        "family",
+        "given",
+        "gender",
+        "birth_date",
+        "phone",
+        "email",
+        "title",
+        "role",
+        "department_code",
+        "department",
+        "start",
+        "end",
+        "active",
+    ),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "patients": ("mrn",),
@@ -157,20 +175,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "vaccinations": ("mrn", "vaccine_code", "date"),
     "procedures": ("mrn", "code", "date"),
     "allergies": ("mrn", "allergen_code"),
-}
-GENDER = {
-    "male": "male",
-    "female": "female",
-    "m": "male",
-    "f": "female",
-    "男": "male",
-    "女": "female",
-    "1": "male",
-    "2": "female",
-    "other": "other",
-    "unknown": "unknown",
-    "9": "unknown",
-    "0": "unknown",
+    "staff": ("staff_no",),
 }
 # Contract status codes as Shanghai's family-doctor systems write them (DOMAIN.md §6).
 CONTRACT_STATUS = {
@@ -587,4 +592,5 @@ PER_ROW: dict[str, Callable[[Row], None]] = {
     "vaccinations": vaccination,
     "procedures": procedure,
     "allergies": allergy,
+    "staff": staff,
 }

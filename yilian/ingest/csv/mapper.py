@@ -4,11 +4,12 @@ member's mapping."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from yilian.ingest.bundle import MappedBundle
 from yilian.ingest.codes import CodeMap, Unmapped
 from yilian.ingest.csv.kinds import PER_ROW, results
-from yilian.ingest.csv.mapping import parse_mapping
+from yilian.ingest.csv.mapping import CsvMapping, parse_mapping
 from yilian.ingest.csv.reader import read_rows
 from yilian.ingest.csv.row import Row
 from yilian.ingest.errors import IngestError
@@ -22,6 +23,13 @@ class MappedRows:
     unmapped: list[Unmapped] = field(default_factory=list)
 
 
+@lru_cache(maxsize=32)
+def _parsed(mapping_text: str) -> CsvMapping:
+    """A member's mapping, parsed once per process: every row group of its exports is mapped with it, and
+    parsing its TOML (code tables included) costs more than mapping a row. Read, never changed."""
+    return parse_mapping(mapping_text)
+
+
 def map_rows(
     payload: bytes, kind: str, member: str | None, mapping_text: str | None, codes: CodeMap
 ) -> MappedRows:
@@ -32,7 +40,7 @@ def map_rows(
             f"Member {member} has no CSV mapping: load one with `yilian ingest file ... --mapping FILE`",
             location="mapping",
         )
-    mapping = parse_mapping(mapping_text)
+    mapping = _parsed(mapping_text)
     name = kind.removeprefix("csv:")
     spec = mapping.files.get(name)
     if spec is None:
