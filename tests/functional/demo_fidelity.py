@@ -1,7 +1,9 @@
 """What the demo alliance's truth holds against what the store holds after its feeds were ingested.
 
 Each resource is reduced to its clinically meaningful facts (`facts`): codes, values, dates, subject,
-visit, clinicians, study/series/instance UIDs, roles, allergy substance and reaction. References are
+visit, clinicians (name, sex, birth date, phone, title), their roles (kind, department, specialty, since),
+study/series/instance UIDs, allergy substance and reaction. The truth is each member's bundles and, for
+each member that sends a feed, its roster (the staff master file or staff export it sends). References are
 followed to something both sides share (a Patient's record number, a visit's start, a clinician's staff
 number), since the truth's urn:uuid references and the store's ids never match. Codes are compared in
 the system the alliance standardises on for that element; a local code the member's table
@@ -22,6 +24,7 @@ import sqlalchemy as sa
 from yilian.alliance.codes import HEALTH_RECORD_OID_ROOT, SOURCE_MEMBER
 from yilian.demo.alliance import MEMBERS, DemoAlliance
 from yilian.demo.care import COMMUNITY
+from yilian.demo.feeds import sends_feed
 from yilian.demo.local_codes import code_tables
 from yilian.ingest.codes import local_system
 from yilian.store.tables import resources
@@ -43,7 +46,9 @@ Resolve = Callable[[dict | None], object]  # a reference -> what both sides shar
 def truth_resources(alliance: DemoAlliance, follow: bool = True) -> dict[str, list[tuple[dict, Resolve]]]:
     """member -> [(resource, resolver)] from the generated Bundles (urn:uuid references)."""
     out: dict[str, list[tuple[dict, Resolve]]] = {}
-    for member, bundle in alliance.feeds:
+    senders = {m.id for m in MEMBERS if sends_feed(m)}
+    rosters = [(member, bundle) for member, bundle in alliance.rosters if member in senders]
+    for member, bundle in [*rosters, *alliance.feeds]:
         by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
         resolve = _resolver(by_url.get, follow)
         out.setdefault(member, []).extend((r, resolve) for r in by_url.values())
@@ -377,7 +382,10 @@ def _practitioner(r: dict, resolve: Resolve, member: str) -> dict:
     return {
         "name": _first(r.get("name", [])).get("text") if r.get("name") else None,
         "gender": r.get("gender"),
+        "birthDate": r.get("birthDate"),
+        "telecom": tuple(sorted(t["value"] for t in r.get("telecom", []))),
         "qualification": tuple((q["code"].get("text")) for q in r.get("qualification", [])),
+        "active": r.get("active"),
     }
 
 
@@ -387,9 +395,11 @@ def _role(r: dict, resolve: Resolve, member: str) -> dict:
     return {
         "practitioner": resolve(r.get("practitioner")),
         "organization": resolve(r.get("organization")),
-        "code": code(role, "http://terminology.hl7.org/CodeSystem/practitioner-role"),
+        "code": code(role, "http://terminology.hl7.org/CodeSystem/practitioner-role", member),
         "title": (role or {}).get("text"),
-        "specialty": (code(specialty, SCT), (specialty or {}).get("text")),
+        "specialty": (code(specialty, SCT, member), (specialty or {}).get("text")),
+        "since": r.get("period", {}).get("start"),
+        "active": r.get("active"),
     }
 
 
@@ -434,15 +444,6 @@ NOT_CARRIED: dict[str, dict[tuple[str, str], str]] = {
     },
     "csv": {},
 }
-STAFF_MASTER = "the members send no staff master file (MFN^M02 STF/PRA, or a staff export) that Yilian reads"
-for _format in NOT_CARRIED.values():
-    _format.update(
-        {
-            ("Practitioner", "gender"): STAFF_MASTER,
-            ("Practitioner", "qualification"): STAFF_MASTER,
-            ("PractitionerRole", "*"): STAFF_MASTER,
-        }
-    )
 
 
 def anchor(r: dict, resolve: Resolve, member: str) -> object:

@@ -31,7 +31,7 @@ from yilian.demo.people import (
     build_people,
 )
 from yilian.demo.registrations import Registration, add_variations, patient_resource
-from yilian.demo.staff import roster
+from yilian.demo.staff import roster, roster_bundle
 
 ALLIANCE_ID = "alliance-binjiang"
 USCC_SYSTEM = f"{BASE}/NamingSystem/uscc"  # 统一社会信用代码 (GB 32100-2015)
@@ -90,7 +90,8 @@ MEMBERS: tuple[MemberDef, ...] = (
 
 @dataclass
 class DemoAlliance:
-    """Load `alliance` and `members` first, then post each feed as its member.
+    """Load `alliance` and `members` first, then post each feed as its member (after its roster: each
+    member's staff, which its staff system sends first; see demo/feeds.py).
 
     `truth` (which local records are the same person) is kept aside for scoring record linkage.
     """
@@ -99,6 +100,7 @@ class DemoAlliance:
     members: list[dict]  # member Organizations, loaded before the feeds
     feeds: list[tuple[str, dict]]  # (member id, transaction Bundle): one per patient per member
     truth: dict[str, list[tuple[str, str]]]  # person key -> [(member id, local Patient id = MRN)]
+    rosters: list[tuple[str, dict]]  # (member id, Bundle of its staff: Practitioner + PractitionerRole)
 
 
 # --- organisations --------------------------------------------------------------------------------
@@ -224,4 +226,5 @@ def build_demo_alliance(patients: int = 60, seed: int = 20261124) -> DemoAllianc
             record_care(Ctx(builder, rng, person, health, sites[reg.member_id], patient), events)
             feeds.append((reg.member_id, builder.bundle()))
             truth.setdefault(person.key, []).append((reg.member_id, reg.mrn))
-    return DemoAlliance(alliance, members, feeds, truth)
+    rosters = [(m.id, roster_bundle(namespace, m.id, sites[m.id].staff)) for m in MEMBERS]
+    return DemoAlliance(alliance, members, feeds, truth, rosters)

@@ -1,6 +1,6 @@
 """What a community health centre's public-health system exports: weekly CSV files (patients, visits,
 diagnoses, results, prescriptions, contracts, vaccinations, procedures, allergies), written from the care
-the demo generated.
+the demo generated, and its staff (人员信息: the roster, with sex, title, department) in the first week's.
 
 Two vendors: one writes Chinese column names in UTF-8 with a BOM, the other pinyin abbreviations in
 GB 18030 with its own gender codes and date format. Each centre's TOML mapping (`mapping_toml`) tells
@@ -18,9 +18,11 @@ from datetime import date, datetime, timedelta
 
 from yilian.alliance.codes import RESIDENT_ID
 from yilian.demo import local_codes as lc
-from yilian.demo.emit_index import Index, by_loinc, drug_key, key_of
+from yilian.demo.emit_index import Index, by_loinc, drug_key, key_of, roster
+from yilian.demo.staff import DEPARTMENTS
 
 KINDS = (
+    "staff",
     "patients",
     "visits",
     "diagnoses",
@@ -32,6 +34,7 @@ KINDS = (
     "allergies",
 )
 FILE_NAMES = {
+    "staff": "人员信息",
     "patients": "居民档案",
     "visits": "就诊记录",
     "diagnoses": "诊断",
@@ -43,6 +46,19 @@ FILE_NAMES = {
     "allergies": "过敏史",
 }
 VENDOR_A = {  # Chinese column names
+    "staff": {
+        "staff_no": "工号",
+        "name": "姓名",
+        "gender": "性别",
+        "birth_date": "出生日期",
+        "phone": "手机号码",
+        "title": "职称",
+        "role": "人员类别",
+        "department_code": "科室代码",
+        "department": "科室名称",
+        "start": "入职日期",
+        "active": "在岗状态",
+    },
     "patients": {
         "mrn": "健康档案编号",
         "name": "姓名",
@@ -186,6 +202,13 @@ PINYIN = {
     "市": "SHI",
     "区县": "QX",
     "邮编": "YB",
+    "工号": "GH",
+    "职称": "ZC",
+    "人员类别": "RYLB",
+    "科室代码": "KSDM",
+    "科室名称": "KSMC",
+    "入职日期": "RZRQ",
+    "在岗状态": "ZGZT",
 }
 
 
@@ -228,8 +251,11 @@ def mapping_toml(member_id: str, member_number: int) -> str:
             lines.append('defaults = { code_system = "ICD10" }')
         lines.append(f"[files.{kind}.columns]")
         lines += [f"{field} = {json.dumps(col, ensure_ascii=False)}" for field, col in layout[kind].items()]
-        if kind == "patients" and vendor == "B":
-            lines += ["[files.patients.values.gender]", '"1" = "male"', '"2" = "female"']
+        if kind in ("patients", "staff") and vendor == "B":
+            lines += [f"[files.{kind}.values.gender]", '"1" = "male"', '"2" = "female"']
+        if kind == "staff" and vendor == "B":  # its own staff-type codes
+            lines.append("[files.staff.values.role]")
+            lines += [f'"{lc.staff_type_code(member_id, role)}" = "{role}"' for role in lc.STAFF_TYPES]
         lines.append("")
     for kind, table in lc.code_tables(member_id).items():
         lines.append(f'[codes."{kind}"]')
@@ -287,6 +313,30 @@ def community_rows(member_id: str, bundle: dict) -> dict[str, list[tuple[str, di
     first = min([t[:10] for kind in rows.values() for t, _ in kind] or ["2022-01-01"])
     rows["patients"].append((first, _patient(p, mrn, v)))  # registered in the week of the first record
     return rows
+
+
+SEX_CODES = {"A": {"male": "男", "female": "女"}, "B": {"male": "1", "female": "2"}}
+
+
+def staff_rows(member_id: str, roster_bundle: dict) -> list[dict]:
+    """The centre's staff export: a row per clinician of its roster (vendor B in its own codes)."""
+    v = vendor_of(member_id)
+    return [
+        {
+            "staff_no": s.key,
+            "name": s.name,
+            "gender": SEX_CODES[v][s.sex],
+            "birth_date": _when(s.birth_date, v),
+            "phone": s.phone,
+            "title": s.title,
+            "role": lc.staff_type_code(member_id, s.role) if v == "B" else lc.STAFF_TYPES[s.role],
+            "department_code": lc.department_code(member_id, s.department),
+            "department": DEPARTMENTS[s.department][2],
+            "start": _when(s.since, v),
+            "active": ("1" if s.active else "0") if v == "B" else ("在职" if s.active else "离职"),
+        }
+        for s in roster(roster_bundle)
+    ]
 
 
 def _patient(p: dict, mrn: str, v: str) -> dict:

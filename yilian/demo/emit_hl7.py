@@ -1,6 +1,10 @@
 """What a hospital's systems send for one patient: HL7 v2.5.1 messages written from the care the demo
 generated (the FHIR Bundle is the truth; these messages are what the wire carries).
 
+Before any of them, its personnel system (HRP) sends its roster as a staff master file, MFN^M02: an
+MFE/STF/PRA/ORG record per clinician (staff number, name, sex, birth date, phone, staff type, department,
+job title 职称, since when), so every clinician the clinical messages name arrives with sex and title.
+
 Per visit: ADT^A04 (outpatient, emergency) or ADT^A01 (admission) when it starts; ORU^R01 from the
 LIS for each lab report, MDM^T02 from PACS/RIS for each imaging report, RDE^O11 from the pharmacy
 system for each prescription; then ADT^A08 or ADT^A03 closing it, with the diagnoses (DG1),
@@ -16,13 +20,16 @@ from datetime import datetime
 
 from yilian.alliance.codes import RESIDENT_ID
 from yilian.demo import local_codes as lc
-from yilian.demo.emit_index import Index, by_loinc, drug_key, imaging_key, key_of
+from yilian.demo.emit_index import Index, by_loinc, drug_key, imaging_key, key_of, roster
+from yilian.demo.staff import DEPARTMENTS
 from yilian.ingest.hl7v2.ack import escape
 
 CLASS = {"AMB": "O", "EMER": "E", "IMP": "I"}
 ROUTE = {"26643006": "PO", "34206005": "SC", "447694001": "IH"}
 FREQ = {1: "QD", 2: "BID", 3: "TID", 4: "QID"}
 ORDER_TYPE = {"outpatient": "O", "inpatient": "I", "discharge": "D"}
+SEX = {"male": "M", "female": "F"}
+ROSTER_SENT = "2021-12-31T20:00:00+08:00"  # the rosters go out before the history starts (2022)
 
 
 @dataclass
@@ -43,12 +50,16 @@ class HospitalFeed:
         return f"{self.member_id.split('-')[-2][:3].upper()}{self.member_id[-1]}{self.counter:07d}"
 
     def send(self, kind: str, app: str, when: str, segments: list[str], lag_minutes: tuple[int, int]) -> None:
+        text = self.message(kind, app, when, segments)
+        sent = _seconds(when) + 60 * self.rng.randint(*lag_minutes) + self.rng.randint(0, 59)
+        self.out.append(Sent(text, sent))
+
+    def message(self, kind: str, app: str, when: str, segments: list[str]) -> str:
         msh = (
             f"MSH|^~\\&|{app}|{self.member_id}|YILIAN|ALLIANCE|{v2_time(when)}||{kind}|{self.control_id()}|P|2.5.1"
             "|||||CHN|UNICODE UTF-8"
         )
-        sent = _seconds(when) + 60 * self.rng.randint(*lag_minutes) + self.rng.randint(0, 59)
-        self.out.append(Sent("\r".join([msh, *segments]) + "\r", sent))
+        return "\r".join([msh, *segments]) + "\r"
 
 
 def v2_time(when: str | None) -> str:
@@ -227,6 +238,28 @@ def _range(obs: dict) -> str:
 
 
 # --- messages -----------------------------------------------------------------------------------
+
+
+def staff_master_file(feed: HospitalFeed, roster_bundle: dict) -> None:
+    """MFN^M02 with the hospital's whole roster, sent a minute after ROSTER_SENT (no draw from the
+    feed's random generator, so the clinical messages' arrival times stay as they were)."""
+    m = feed.member_id
+    segments = [seg("MFI", f("STF", "Staff", "HL70175"), "", "UPD", "", "", "AL")]
+    for n, s in enumerate(roster(roster_bundle), start=1):
+        key, staff_type = f(s.key, s.name, "L"), lc.staff_type_code(m, s.role)
+        department = f(lc.department_code(m, s.department), DEPARTMENTS[s.department][2], "L")
+        name = f(s.family, s.given, "", "", "", "", "L")
+        status, phone = "A" if s.active else "I", f(s.phone, "WPN", "CP")
+        stf = [key, f(s.key, "", "", m, "EI"), name, staff_type, SEX[s.sex], v2_time(s.birth_date), status]
+        stf += [department, "", phone, *[""] * 7, f(s.title)]  # STF-8 to STF-18 (job title)
+        segments += [
+            seg("MFE", "MAD", f"R{n:04d}", "", key, "CWE"),
+            seg("STF", *stf),
+            seg("PRA", key, "", staff_type),
+            seg("ORG", "1", department, "", "Y", "", "", "", "", v2_time(s.since)),
+        ]
+    text = feed.message("MFN^M02^MFN_M02", "HRP", ROSTER_SENT, segments)
+    feed.out.append(Sent(text, _seconds(ROSTER_SENT) + 60))
 
 
 def hospital_messages(member_id: str, bundle: dict, rng: random.Random, feed: HospitalFeed) -> None:

@@ -5,9 +5,11 @@ local code)."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from yilian.alliance.codes import HEALTH_RECORD_OID_ROOT
 from yilian.demo.catalog import ALLERGENS, DIAGNOSES, DRUGS, IMAGING, PANELS, PROCEDURES, TESTS, VISITS
+from yilian.demo.staff import DEPARTMENTS
 
 _REVERSE = {
     "visit": {v[0]: k for k, v in VISITS.items()},
@@ -19,6 +21,9 @@ _REVERSE = {
     "drug": {d.rxnorm: k for k, d in DRUGS.items()},
     "imaging": {im.code[0]: k for k, im in IMAGING.items()},
 }
+
+
+_DEPARTMENT_BY_NAME = {zh: key for key, (_, _, zh) in DEPARTMENTS.items()}
 
 
 def key_of(kind: str, concept: dict) -> str:
@@ -92,3 +97,49 @@ class Index:
 
     def without_visit(self, rtype: str) -> list[dict]:
         return [r for r in self.by_url.values() if r["resourceType"] == rtype and "encounter" not in r]
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """One clinician of a member's roster, as its staff system files them."""
+
+    key: str
+    family: str
+    given: str
+    sex: str
+    birth_date: str
+    phone: str
+    title: str
+    role: str  # FHIR practitioner-role code
+    department: str  # a staff.DEPARTMENTS key
+    since: str
+    active: bool
+
+    @property
+    def name(self) -> str:
+        return self.family + self.given
+
+
+def roster(bundle: dict) -> list[RosterEntry]:
+    """A member's roster Bundle (staff.roster_bundle) read back: each PractitionerRole and its clinician."""
+    by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    out = []
+    for role in (r for r in by_url.values() if r["resourceType"] == "PractitionerRole"):
+        p = by_url[role["practitioner"]["reference"]]
+        name = p["name"][0]
+        out.append(
+            RosterEntry(
+                p["identifier"][0]["value"],
+                name["family"],
+                name["given"][0],
+                p["gender"],
+                p["birthDate"],
+                p["telecom"][0]["value"],
+                p["qualification"][0]["code"]["text"],
+                role["code"][0]["coding"][0]["code"],
+                _DEPARTMENT_BY_NAME[role["specialty"][0]["text"]],
+                role["period"]["start"],
+                role["active"],
+            )
+        )
+    return out

@@ -21,6 +21,7 @@ from yilian.demo.catalog import (
     VISITS,
 )
 from yilian.demo.feed import CVX, ICD10, LOINC, RXNORM, SCT
+from yilian.demo.staff import DEPARTMENTS, PRACTITIONER_ROLE
 from yilian.ingest.codes import NHSA_DRUG
 
 # 国家医保药品编码 (format of the NHSA's 23-character drug codes; the values are illustrative).
@@ -115,6 +116,19 @@ def simple_code(member_id: str, kind: str, key: str) -> str:
     return _numbered(member_id, kind[:2].upper(), keys)[key]
 
 
+STAFF_TYPES = {"doctor": "医生", "nurse": "护士"}  # FHIR practitioner-role code -> the member's name
+
+
+def department_code(member_id: str, key: str) -> str:
+    """The member's code of a department (科室代码), a staff.DEPARTMENTS key."""
+    return _numbered(member_id, "KS", list(DEPARTMENTS))[key]
+
+
+def staff_type_code(member_id: str, role: str) -> str:
+    """The member's code of a kind of staff (人员类别), by FHIR practitioner-role code."""
+    return _numbered(member_id, "RY", list(STAFF_TYPES))[role]
+
+
 def _standard(system: str, code: str, display: str | None = None) -> dict:
     out = {"system": system, "code": code}
     if display:
@@ -167,6 +181,15 @@ def code_tables(
             simple_code(member_id, "reaction", k): (v[5], [_standard(SCT, v[3], v[4])])
             for k, v in ALLERGENS.items()
         },
+    }
+    tables["department"] = {  # a specialty where SNOMED CT has one (not for 中医内科, 检验科...)
+        department_code(member_id, k): (zh, [_standard(SCT, sct, display)])
+        for k, (sct, display, zh) in DEPARTMENTS.items()
+        if sct
+    }
+    tables["staff-type"] = {
+        staff_type_code(member_id, role): (zh, [_standard(PRACTITIONER_ROLE, role, role.capitalize())])
+        for role, zh in STAFF_TYPES.items()
     }
     tables["vaccine"] = {"YM0150": ("四价流感病毒裂解疫苗", [_standard(CVX, "150", VACCINE_DISPLAY)])}
     if member_id == TCM_DIAGNOSIS:

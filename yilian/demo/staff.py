@@ -1,13 +1,17 @@
 """Each member's clinicians, as Practitioner and PractitionerRole entries in that member's bundles.
 
 A clinician appears in every bundle that references them, as a conditional create keyed on the
-member's staff number, so loading a member's bundles one after another yields one Practitioner.
+member's staff number, so loading a member's bundles one after another yields one Practitioner. The
+member's whole staff is also its roster (`roster_bundle`): what its staff system sends, MFN^M02 from a
+hospital, a staff export from a community centre.
 """
 
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
+from datetime import date
 
 from yilian.alliance.codes import BASE
 from yilian.demo import names
@@ -46,6 +50,9 @@ class Staff:
     sex: str
     department: str
     title: str
+    birth_date: str
+    phone: str
+    since: str  # the day they joined the member (入职日期)
 
     @property
     def name(self) -> str:
@@ -67,17 +74,16 @@ def roster(rng: random.Random, member_id: str, member_name: str, departments: tu
         sex = "female" if dept == "nursing" else rng.choice(("male", "female"))
         birth_year = rng.randint(1965, 1995)
         title = rng.choice(NURSE_TITLES if dept == "nursing" else DOCTOR_TITLES)
+        family, given = names.draw_surname(rng), names.draw_given(rng, birth_year, sex)
+        # The personnel-file details come from their own generator, seeded by what was drawn above,
+        # so the alliance's draws (and everything generated after the rosters) stay as they were.
+        own = random.Random(f"{member_id}/{n}/{family}{given}/{birth_year}")
+        born = date(birth_year, own.randint(1, 12), own.randint(1, 28))
+        joined = date(own.randint(min(birth_year + 24, 2021), 2021), own.randint(1, 12), 1)
+        phone = f"1{own.choice('35789')}{own.randrange(10**9):09d}"
+        key = f"{member_id}-s{n:02d}"
         out.append(
-            Staff(
-                f"{member_id}-s{n:02d}",
-                member_id,
-                member_name,
-                names.draw_surname(rng),
-                names.draw_given(rng, birth_year, sex),
-                sex,
-                dept,
-                title,
-            )
+            Staff(key, member_id, member_name, family, given, sex, dept, title, f"{born}", phone, f"{joined}")
         )
     return out
 
@@ -97,7 +103,9 @@ def _practitioner(s: Staff) -> dict:
         "identifier": [{"use": "official", "system": staff_system(s.member_id), "value": s.key}],
         "active": True,
         "name": [{"use": "official", "text": s.name, "family": s.family, "given": [s.given]}],
+        "telecom": [{"system": "phone", "value": s.phone, "use": "mobile"}],
         "gender": s.sex,
+        "birthDate": s.birth_date,
         "qualification": [{"code": concept(text=s.title)}],
     }
 
@@ -110,6 +118,7 @@ def _role(s: Staff, practitioner: dict) -> dict:
         "resourceType": "PractitionerRole",
         "identifier": [{"use": "official", "system": f"{staff_system(s.member_id)}/role", "value": s.key}],
         "active": True,
+        "period": {"start": s.since},
         "practitioner": {**practitioner, "display": s.name},
         "organization": org_ref(s.member_id, s.member_name),
         "code": [concept(coding(PRACTITIONER_ROLE, *role), text=s.title)],
@@ -130,3 +139,12 @@ def staff_ref(builder: FeedBuilder, s: Staff) -> dict:
         )
         builder.known[s.key] = {**practitioner, "display": s.name}
     return dict(builder.known[s.key])
+
+
+def roster_bundle(namespace: uuid.UUID, member_id: str, staff: tuple[Staff, ...]) -> dict:
+    """The member's whole staff, each clinician's Practitioner and PractitionerRole, as its staff
+    system holds them (the truth its staff master file or staff export is written from)."""
+    builder = FeedBuilder(namespace, member_id, f"{member_id}/roster")
+    for s in staff:
+        staff_ref(builder, s)
+    return builder.bundle()

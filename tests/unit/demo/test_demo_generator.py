@@ -309,6 +309,40 @@ def test_practitioners_belong_to_the_member(demo: DemoAlliance) -> None:
             assert CJK.search(r["name"][0]["text"]) and member_id in r["identifier"][0]["system"]
 
 
+def test_each_members_roster_holds_its_whole_staff_and_everyone_its_records_name(demo: DemoAlliance) -> None:
+    """The roster (what the member's staff system sends) has every clinician with sex, birth date, phone,
+    title and department; a clinician a record names is in the member's roster, alike in every detail."""
+    from yilian.demo.alliance import MEMBERS
+
+    rosters = dict(demo.rosters)
+    assert set(rosters) == {m.id for m in MEMBERS}
+    for m in MEMBERS:
+        entries = [e["resource"] for e in rosters[m.id]["entry"]]
+        people = {r["identifier"][0]["value"]: r for r in entries if r["resourceType"] == "Practitioner"}
+        roles = [r for r in entries if r["resourceType"] == "PractitionerRole"]
+        assert len(people) == len(roles) == len(m.departments)
+        for p in people.values():
+            assert p["gender"] in ("male", "female") and p["qualification"][0]["code"]["text"]
+            assert date.fromisoformat(p["birthDate"]).year <= 1995 and re.fullmatch(
+                r"1\d{10}", p["telecom"][0]["value"]
+            )
+        for role in roles:
+            assert role["specialty"][0]["text"] and date.fromisoformat(role["period"]["start"]) <= date(
+                2021, 12, 1
+            )
+            assert role["organization"]["reference"] == f"Organization/{m.id}"
+    for member_id, entry in _resources(demo):
+        r = entry["resource"]
+        if r["resourceType"] == "Practitioner":
+            rostered = next(
+                e["resource"]
+                for e in rosters[member_id]["entry"]
+                if e["resource"].get("identifier") == r["identifier"]
+                and e["resource"]["resourceType"] == "Practitioner"
+            )
+            assert rostered == r
+
+
 # --- clinical content --------------------------------------------------------------------------
 
 

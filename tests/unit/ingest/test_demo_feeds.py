@@ -35,8 +35,26 @@ def test_hospitals_send_hl7_v2_and_community_centres_csv(feeds):
         "csv:prescriptions",
         "csv:contracts",
         "csv:diagnoses",
+        "csv:staff",
+        "MFN^M02",
     ):
         assert kinds[kind] > 0, kind
+
+
+def test_each_member_sends_its_roster_before_anything_clinical(feeds):
+    """A hospital's first message is its staff master file, a centre's first file its staff export:
+    every clinician, with sex and title, arrives before the records that name them."""
+    for feed in feeds:
+        first = feed.items[0]
+        if feed.format == "hl7v2":
+            assert first.kind == "MFN^M02" and sum(i.kind == "MFN^M02" for i in feed.items) == 1
+            msg = Message(decode(first.payload).text)
+            stf = msg.all("STF")
+            assert len(stf) == len(msg.all("MFE")) == len(msg.all("ORG")) > 0
+            assert all(s.get(5) in ("M", "F") and s.get(18) for s in stf)  # sex, job title
+        else:
+            staff = [i for i in feed.items if i.kind == "csv:staff"]
+            assert feed.items[: len(staff)] == staff and len(staff) == 4  # one message per row
 
 
 def test_every_hl7_message_parses_and_arrives_after_its_event(feeds):
@@ -52,8 +70,9 @@ def test_the_two_csv_vendors_differ_and_each_mapping_reads_its_files(feeds):
     assert parse_mapping(a.mapping).encoding == "utf-8" and parse_mapping(b.mapping).encoding == "gb18030"
     assert a.files[0][1].startswith("\ufeff".encode())
     b.files[0][1].decode("gb18030")
-    header_a = a.items[0].payload.decode().splitlines()[0]
-    header_b = b.items[0].payload.decode().splitlines()[0]
+    patients_a, patients_b = (next(i for i in f.items if i.kind == "csv:patients") for f in (a, b))
+    header_a = patients_a.payload.decode().splitlines()[0]
+    header_b = patients_b.payload.decode().splitlines()[0]
     assert "健康档案编号" in header_a and "JKDABH" in header_b
     arrivals = [i.received_at for i in a.items]
     assert arrivals == sorted(arrivals)  # weekly exports, in order
@@ -69,7 +88,14 @@ def test_demo_loaded_through_the_feeds(gate, fhir):
     assert len(summary.alliance.truth) == 6
     loinc = fhir.get("Observation?code=http://loinc.org|85354-9&_summary=count").resource()["total"]
     assert loinc > 0
-    for rtype in ("Condition", "MedicationRequest", "DiagnosticReport", "Encounter", "Practitioner"):
+    for rtype in (
+        "Condition",
+        "MedicationRequest",
+        "DiagnosticReport",
+        "Encounter",
+        "Practitioner",
+        "PractitionerRole",
+    ):
         assert fhir.get(f"{rtype}?_summary=count").resource()["total"] > 0, rtype
     members = {
         e["resource"]["meta"]["tag"][0]["code"] for e in fhir.get("Patient?_count=100").resource()["entry"]
