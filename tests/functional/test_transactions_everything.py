@@ -161,3 +161,25 @@ def test_everything_for_an_unknown_patient_is_404(fhir):
     with pytest.raises(FhirError) as err:
         fhir.get("Patient/nobody/$everything")
     assert err.value.status == 404
+
+
+def test_everything_pages_start_with_the_patient_and_cover_the_record_once(fhir):
+    """Pages are chosen on keys (patient first, then by storage order) and their rows read apart: each
+    page comes in that order, the pages do not overlap and together they are the whole record."""
+    for n in range(3):
+        fhir.post("", patient_bundle(f"p{n}"))
+    pid = fhir.get("Patient?given=p1").resource()["entry"][0]["resource"]["id"]
+    whole = [e["resource"] for e in fhir.get(f"Patient/{pid}/$everything").resource()["entry"]]
+    assert whole[0]["id"] == pid and len(whole) == 4
+    pages = [
+        [
+            e["resource"]
+            for e in fhir.get(f"Patient/{pid}/$everything?_count=2&_offset={o}").resource()["entry"]
+        ]
+        for o in (0, 2)
+    ]
+    assert [len(p) for p in pages] == [2, 2]
+    assert [(r["resourceType"], r["id"]) for p in pages for r in p] == [
+        (r["resourceType"], r["id"]) for r in whole
+    ]
+    assert fhir.get(f"Patient/{pid}/$everything?_count=2&_offset=4").resource().get("entry", []) == []

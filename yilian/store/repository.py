@@ -484,7 +484,9 @@ def everything(
         _everything_statements[key] = cached
     params = {"patient_id": patient_id, "since": since, "limit": limit, "offset": offset}
     codec = codec_of(conn)
-    return [_stored(row, codec=codec) for row in conn.execute(cached[1], params)]
+    found = [_stored(row, codec=codec) for row in conn.execute(cached[1], params)]
+    found.sort(key=lambda s: (s.type != "Patient" or s.id != patient_id, s.rid))  # the page's order
+    return found
 
 
 def _everything_statement(scope: ColumnElement[bool], with_since: bool, types: tuple[str, ...]):  # noqa: ANN202
@@ -500,13 +502,18 @@ def _everything_statement(scope: ColumnElement[bool], with_since: bool, types: t
     if types:
         conds.append(R.type.in_(types))
     patient_first = (R.type != "Patient") | (R.id != patient_param())
-    return (
-        select(*COLUMNS)
+    # The page is chosen and ordered on keys alone, then its rows are read by rid (everything() puts them
+    # in the page's order): sorting rows with their JSON made SQLite copy every document into a sorter,
+    # half the time of the query.
+    page = (
+        select(R.rid)
         .where(*conds)
         .order_by(patient_first, R.rid)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
+        .correlate(None)  # its own `resources`, not the outer query's
     )
+    return select(*COLUMNS).where(R.rid.in_(page))
 
 
 def referenced_by(
