@@ -3,9 +3,9 @@ or changed consent takes effect on the very next request."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection, bindparam, delete, select
 
-from yilian.consent.model import grants_of
+from yilian.consent.model import Grant, grants_of
 from yilian.consent.tables import consent_grants
 
 
@@ -18,9 +18,13 @@ def refresh(conn: Connection, consent: dict, *, deleted: bool, recorded_fallback
         conn.execute(consent_grants.insert(), rows)
 
 
+_ONE_PATIENT = select(consent_grants).where(consent_grants.c.patient_id == bindparam("patient_id"))
+
+
 def grants_for(conn: Connection, patient_id: str) -> list:
-    """The patient's current grants (to decide in Python what a one-patient read may show)."""
-    return _grants_by_patient(conn, [patient_id]).get(patient_id, [])
+    """The patient's current grants (to decide in Python what a one-patient read may show). Every
+    consented read of a record asks, so the statement is built once."""
+    return [Grant(**r._mapping) for r in conn.execute(_ONE_PATIENT, {"patient_id": patient_id})]
 
 
 def sharing_decision(conn: Connection, patient_ids: list[str], purpose: str, recipient: str, at: float):  # noqa: ANN201
@@ -41,8 +45,6 @@ def sharing_decision(conn: Connection, patient_ids: list[str], purpose: str, rec
 def consents_behind(conn: Connection, rids: list[int], purpose: str, recipient: str, at: float) -> list[str]:
     """The consents that let `recipient` see these rows for `purpose` (for the audit trail): per row, the
     newest applicable grant of each patient whose compartment holds it, where that grant permits."""
-    from sqlalchemy import select
-
     from yilian.consent.decide import Request, decide
     from yilian.store.tables import compartment, resources
 
@@ -64,10 +66,6 @@ def consents_behind(conn: Connection, rids: list[int], purpose: str, recipient: 
 
 
 def _grants_by_patient(conn: Connection, patients: list[str]) -> dict[str, list]:
-    from sqlalchemy import select
-
-    from yilian.consent.model import Grant
-
     by_patient: dict[str, list] = {}
     if patients:
         rows = conn.execute(select(consent_grants).where(consent_grants.c.patient_id.in_(patients)))
