@@ -14,7 +14,7 @@ from collections.abc import Callable
 from yilian.alliance.codes import RESIDENT_ID
 from yilian.ingest.codes import UCUM
 from yilian.ingest.csv.row import Row
-from yilian.ingest.csv.staff import GENDER, TERMINOLOGY, staff
+from yilian.ingest.csv.staff import TERMINOLOGY, staff
 from yilian.ingest.hl7v2.results import INTERPRETATION, category, combine_blood_pressure
 from yilian.ingest.hl7v2.results import reference_range as parse_range
 
@@ -212,19 +212,7 @@ def patient(row: Row) -> None:
                 "value": row.get("resident_id").upper(),
             }
         )
-    if name := row.name():
-        p["name"] = [name]
-    telecom = [
-        {"system": "phone", "value": row.get(k), "use": use}
-        for k, use in (("phone", "mobile"), ("home_phone", "home"))
-        if row.get(k)
-    ]
-    if telecom:
-        p["telecom"] = telecom
-    if row.get("gender"):
-        p["gender"] = row.translate("gender", GENDER)
-    if birth := row.date("birth_date"):
-        p["birthDate"] = birth
+    row.person(p, phones=(("phone", "mobile"), ("home_phone", "home")))
     if address := row.address():
         p["address"] = [address]
     p["managingOrganization"] = row.org

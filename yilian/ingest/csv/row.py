@@ -13,6 +13,21 @@ from yilian.ingest.errors import DATA_TYPE, REQUIRED_MISSING, IngestError
 from yilian.ingest.hl7v2.context import staff_system
 from yilian.ingest.hl7v2.types import member_system
 
+GENDER = {  # what exports write for a person's sex
+    "male": "male",
+    "female": "female",
+    "m": "male",
+    "f": "female",
+    "男": "male",
+    "女": "female",
+    "1": "male",
+    "2": "female",
+    "other": "other",
+    "unknown": "unknown",
+    "9": "unknown",
+    "0": "unknown",
+}
+
 LOCAL_ZONE = "+08:00"
 _DATE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
@@ -163,6 +178,20 @@ class Row:
             ref = self.out.create(practitioner, {"system": staff_system(self.member), "value": ident})
             self.staff[ident] = {**ref, "display": name} if name else ref
         return dict(self.staff[ident])
+
+    def person(self, resource: dict, phones: tuple[tuple[str, str], ...]) -> None:
+        """A person's name, phones (field, use), e-mail, sex and birth date from the row into `resource`."""
+        if name := self.name():
+            resource["name"] = [name]
+        telecom = [{"system": "phone", "value": self.get(k), "use": use} for k, use in phones if self.get(k)]
+        if self.get("email"):
+            telecom.append({"system": "email", "value": self.get("email")})
+        if telecom:
+            resource["telecom"] = telecom
+        if self.get("gender"):
+            resource["gender"] = self.translate("gender", GENDER)
+        if birth := self.date("birth_date"):
+            resource["birthDate"] = birth
 
     def name(self) -> dict | None:
         family, given, full = self.get("family"), self.get("given"), self.get("name")

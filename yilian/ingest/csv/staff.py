@@ -8,20 +8,6 @@ from yilian.ingest.csv.row import Row
 from yilian.ingest.hl7v2.context import role_system, staff_system
 
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
-GENDER = {  # what exports write for sex, of patients (kinds.py) and staff
-    "male": "male",
-    "female": "female",
-    "m": "male",
-    "f": "female",
-    "男": "male",
-    "女": "female",
-    "1": "male",
-    "2": "female",
-    "other": "other",
-    "unknown": "unknown",
-    "9": "unknown",
-    "0": "unknown",
-}
 
 
 PRACTITIONER_ROLE = f"{TERMINOLOGY}/practitioner-role"
@@ -67,16 +53,8 @@ def staff(row: Row) -> None:
     number = row.need("staff_no")
     active = row.translate("active", ACTIVE) == "active" if row.get("active") else True
     practitioner: dict = {"resourceType": "Practitioner", "active": active}
-    if name := row.name():
-        practitioner["name"] = [name]
-    telecom = [{"system": "phone", "value": row.get("phone"), "use": "mobile"}] if row.get("phone") else []
-    telecom += [{"system": "email", "value": row.get("email")}] if row.get("email") else []
-    if telecom:
-        practitioner["telecom"] = telecom
-    if row.get("gender"):
-        practitioner["gender"] = row.translate("gender", GENDER)
-    if birth := row.date("birth_date"):
-        practitioner["birthDate"] = birth
+    row.person(practitioner, phones=(("phone", "mobile"),))
+    name = practitioner.get("name", [None])[0]
     if title := row.get("title"):
         practitioner["qualification"] = [{"code": {"text": title}}]
     ref = row.out.upsert(practitioner, {"system": staff_system(row.member), "value": number})
