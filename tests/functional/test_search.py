@@ -193,3 +193,36 @@ def test_sort_by_tag_and_security_reads_the_labels_kept_in_columns(fhir):
     assert ids(fhir.get("Patient?_sort=-_security,-_id")) == sorted(
         [with_row["id"], columns_only["id"]], reverse=True
     )  # both largest codes are the columns' "R": a tie, broken by id
+
+
+def test_the_codes_a_sort_reads_from_columns_are_the_labels_each_resource_carries(fhir, gate):
+    """What `_sort=_security` / `_tag` reads from the columns must be exactly the codes meta holds, for
+    each level the labeller gives (1–2 the directory, 4 a record; 'L' is the confidentiality of the low)."""
+    from sqlalchemy import select
+
+    from yilian.alliance.codes import SOURCE_MEMBER
+    from yilian.store.search.derived import LABEL_SYSTEMS, column_values
+    from yilian.store.tables import resources
+    from yilian.testing.plugin import caller
+
+    his = fhir.as_(caller("member-system", "m-a"))
+    made = [
+        his.post("Organization", {"resourceType": "Organization", "name": "甲"}).resource(),
+        his.post("Practitioner", {"resourceType": "Practitioner", "name": [{"text": "乙"}]}).resource(),
+        his.post("Patient", {"resourceType": "Patient"}).resource(),
+    ]
+    levels = set()
+    with gate.engine.connect() as conn:
+        for r in made:
+            rtype = r["resourceType"]
+            row = conn.execute(
+                select(*column_values(rtype, "_security"), *column_values(rtype, "_tag")).where(
+                    resources.c.id == r["id"]
+                )
+            ).one()
+            labels = {s["code"] for s in r["meta"]["security"] if s["system"] in LABEL_SYSTEMS}
+            tags = {t["code"] for t in r["meta"]["tag"] if t["system"] == SOURCE_MEMBER}
+            assert {v for v in row[:-1] if v is not None} == labels, rtype
+            assert {row[-1]} == tags
+            levels |= {c for c in labels if c[:1] == "L" and c[1:].isdigit()}
+    assert len(levels) >= 2  # more than one level was checked

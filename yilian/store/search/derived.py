@@ -205,7 +205,7 @@ def column_values(resource_type: str, code: str) -> list[ColumnElement]:
     if code == "_security":
         marked = _marked(resource_type)
         level = literal("L") + cast(R.level, String)
-        confidentiality = case(CONFIDENTIALITY_OF_LEVEL, value=R.level)
+        confidentiality = case(CONFIDENTIALITY_OF_LEVEL, value=R.level, else_="L")  # as gate/labels.py
         return [case((marked, v)) for v in (R.category, level, confidentiality, R.sensitivity)]
     return []
 
