@@ -83,7 +83,7 @@ class GatedRepository:
         self.caller = caller
         self.settings = settings
         self.touched: list[Stored] = []  # what this transaction showed or wrote, for the audit trail
-        self._token_statements: dict = {}
+        self._tokens_lookup = None  # the conditional lookup's statement, built on first use (scope known)
         self.notes: dict = {"purpose": caller.purpose}
         policy.check_purpose(caller)
         emergency = {}
@@ -196,9 +196,9 @@ class GatedRepository:
 
     def _find_by_tokens(self, lookups: list[tuple[str, str, str | None, str]]) -> list[list[Stored]]:
         """Up to two matches of each `rtype?code=[system|]value`, in the caller's scope, in one statement."""
-        stmt = self._token_statements.get("many")
-        if stmt is None:
-            stmt = self._token_statements["many"] = repository.tokens_lookup(self.scope)
+        if self._tokens_lookup is None:
+            self._tokens_lookup = repository.tokens_lookup(self.scope)
+        stmt = self._tokens_lookup
         keys = [param_key(rtype, code) for rtype, code, _system, _value in lookups]
         rows = repository.run_tokens_lookup(
             self.conn, stmt, sorted(set(keys)), sorted({value for *_, value in lookups})
