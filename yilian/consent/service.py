@@ -18,13 +18,15 @@ def refresh(conn: Connection, consent: dict, *, deleted: bool, recorded_fallback
         conn.execute(consent_grants.insert(), rows)
 
 
-_ONE_PATIENT = select(consent_grants).where(consent_grants.c.patient_id == bindparam("patient_id"))
+# Every consented read of a record looks its patient's grants up: the statement is built once.
+_OF_PATIENTS = select(consent_grants).where(
+    consent_grants.c.patient_id.in_(bindparam("patients", expanding=True))
+)
 
 
 def grants_for(conn: Connection, patient_id: str) -> list:
-    """The patient's current grants (to decide in Python what a one-patient read may show). Every
-    consented read of a record asks, so the statement is built once."""
-    return [Grant(**r._mapping) for r in conn.execute(_ONE_PATIENT, {"patient_id": patient_id})]
+    """The patient's current grants (to decide in Python what a one-patient read may show)."""
+    return _grants_by_patient(conn, [patient_id]).get(patient_id, [])
 
 
 def sharing_decision(conn: Connection, patient_ids: list[str], purpose: str, recipient: str, at: float):  # noqa: ANN201
@@ -68,7 +70,7 @@ def consents_behind(conn: Connection, rids: list[int], purpose: str, recipient: 
 def _grants_by_patient(conn: Connection, patients: list[str]) -> dict[str, list]:
     by_patient: dict[str, list] = {}
     if patients:
-        rows = conn.execute(select(consent_grants).where(consent_grants.c.patient_id.in_(patients)))
+        rows = conn.execute(_OF_PATIENTS, {"patients": patients})
         for r in rows:
             by_patient.setdefault(r.patient_id, []).append(Grant(**r._mapping))
     return by_patient
