@@ -3,6 +3,7 @@ writer, with conditional creates matched across Bundles and references moved to 
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 import orjson
@@ -10,7 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from yilian.gate.caller import operator
+from yilian.ingest import bulk
 from yilian.ingest.bulk import load_paths
+from yilian.ingest.fhir_files import iter_sources
 from yilian.store import dialect, repository
 from yilian.store.rows import batch_of, prepare
 
@@ -98,6 +101,38 @@ def test_one_process_and_workers_store_the_same(gate, fhir, tmp_path):
     assert again.errors == [] and (again.created, again.matched) == (8, 8)
     assert len(_ids(fhir, "Organization")) == 1 and len(_ids(fhir, "Patient")) == 2
     assert fhir.get("Observation?code=8867-4&_summary=count").resource()["total"] == 8
+
+
+def test_groups_written_before_they_are_full_store_the_same(gate, fhir, tmp_path, monkeypatch):
+    """The writer writes what is ready when the workers have not planned the next source yet: here
+    every Bundle is a group of its own, so later Bundles match the earlier ones in the database."""
+    monkeypatch.setattr(bulk, "MIN_GROUP_ENTRIES", 1)
+    monkeypatch.setattr(bulk._Feed, "waiting", lambda self: True)
+    groups = []
+    apply_group = bulk._apply_group
+    monkeypatch.setattr(bulk, "_apply_group", lambda *a: (groups.append(len(a[2])), apply_group(*a)))
+    _write_visits(tmp_path / "visits")
+    stats = load_paths(gate, operator(), [tmp_path / "visits"], workers=2)
+    assert [n for n in groups if n] == [1, 1, 1, 1]
+    assert stats.errors == [] and (stats.created, stats.matched) == (1 + 2 + 4 + 4, 3 + 2)
+    assert len(_ids(fhir, "Organization")) == 1 and len(_ids(fhir, "Patient")) == 2
+    assert fhir.get("Observation?code=8867-4&_summary=count").resource()["total"] == 4
+
+
+def test_an_archive_loads_in_its_own_order(gate, fhir, tmp_path):
+    """Archives are streamed: their files are read in the order they were added, each one once."""
+    _write_visits(tmp_path / "visits")
+    archive = tmp_path / "visits.tar.gz"
+    order = ["visit-3.json", "visit-0.json", "notes.txt", "visit-2.json", "visit-1.json"]
+    (tmp_path / "visits" / "notes.txt").write_text("not FHIR")
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in order:
+            tar.add(tmp_path / "visits" / name, arcname=f"export/{name}")
+    sources = [s.name for s in iter_sources([archive])]
+    assert sources == [f"visits.tar.gz:export/{n}" for n in order if n.endswith(".json")]
+    stats = load_paths(gate, operator(), [archive], workers=0)
+    assert stats.errors == [] and stats.bundles == 4 and stats.created == 1 + 2 + 4 + 4
+    assert fhir.get("Observation?code=8867-4&_summary=count").resource()["total"] == 4
 
 
 def test_rows_are_keyed_one_by_one_when_rids_are_not_one_block(gate, monkeypatch):

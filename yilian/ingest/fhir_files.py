@@ -41,8 +41,10 @@ def iter_sources(paths: list[Path]) -> Iterator[Source]:
 
 
 def _archive(path: Path) -> Iterator[Source]:
-    with tarfile.open(path) as tar:
-        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+    """The archive's files in its own order, streamed: listing the members first decompresses the whole
+    archive before the first file can be handed on (and once more to read them)."""
+    with tarfile.open(path, mode="r|*") as tar:
+        for member in tar:
             if member.isfile() and member.name.endswith((".json", ".ndjson")):
                 handle = tar.extractfile(member)
                 if handle is not None:
