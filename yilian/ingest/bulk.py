@@ -28,7 +28,7 @@ from yilian.fhir.transaction_plan import NeedsDatabase, Plan, plan_transaction
 from yilian.gate.caller import Caller
 from yilian.gate.repository import Gate
 from yilian.ingest.fhir_files import Source, iter_sources, to_bundles
-from yilian.ingest.workers import preparing_pool, quiet_gc, warm_up
+from yilian.ingest.workers import between_groups, preparing_pool, quiet_gc, warm_up
 from yilian.store import dialect
 
 
@@ -85,6 +85,7 @@ def _load(
             for _ in {id(source) for source, _ in group}:
                 on_source(stats)
         group.clear()
+        between_groups()
 
     planned = _Planned(iter_sources(paths), caller, workers)
     for source, plans, error in planned:

@@ -27,7 +27,7 @@ from yilian.ingest.codes import Table
 from yilian.ingest.errors import UNKNOWN_KEY
 from yilian.ingest.prepare import Prepared, Work, member_system, prepare_all
 from yilian.ingest.store import DUPLICATE, PROCESSED, REJECTED, Incoming, Outcome
-from yilian.ingest.workers import quiet_gc
+from yilian.ingest.workers import between_groups, quiet_gc
 
 GROUP_ENTRIES = 4000  # entries written in one database transaction
 BIG = 100  # messages at once that make it worth keeping the garbage collector quiet (workers.quiet_gc)
@@ -130,6 +130,7 @@ def _write_all(gate: Gate, pending: dict, on_progress: Callable[[int], None] | N
         if on_progress:
             on_progress(len(items))
     pending.clear()
+    between_groups()
     return out
 
 
