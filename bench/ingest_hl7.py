@@ -121,7 +121,7 @@ def run(count: int, database_url: str | None = None, workers: int = 2) -> dict:
         result["database"] = gate.engine.dialect.name
         result[f"{label}_msgs_per_s"] = round(count / seconds)
         result[f"{label}_resources_per_s"] = round(sum(r.resources for r in results) / seconds)
-    result["preparing_processes_used"] = preparing_processes(workers)  # one core stays the writer's
+    result["preparing_processes_used"] = preparing_processes(workers)  # niced: the writer keeps its share
     result["machine"] = machine()
     return result
 

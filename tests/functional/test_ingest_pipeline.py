@@ -137,14 +137,16 @@ def test_prepared_in_worker_processes_as_in_one(gate, fhir, member, monkeypatch)
     assert again.status == "duplicate" and total(fhir, "Observation") == 116
 
 
-def test_one_core_stays_the_writers(monkeypatch):
+def test_preparing_processes_are_at_most_one_per_core_and_none_on_one(monkeypatch):
     import yilian.ingest.prepare as prepare
 
     asked = (0, 1, 2, 8)
+    monkeypatch.setattr(prepare.os, "cpu_count", lambda: 1)
+    assert [prepare.preparing_processes(n) for n in asked] == [0, 0, 0, 0]
     monkeypatch.setattr(prepare.os, "cpu_count", lambda: 2)
-    assert [prepare.preparing_processes(n) for n in asked] == [0, 1, 1, 1]
+    assert [prepare.preparing_processes(n) for n in asked] == [0, 1, 2, 2]
     monkeypatch.setattr(prepare.os, "cpu_count", lambda: 4)
-    assert [prepare.preparing_processes(n) for n in asked] == [0, 1, 2, 3]
+    assert [prepare.preparing_processes(n) for n in asked] == [0, 1, 2, 4]
 
 
 def test_a40_retires_the_prior_record_keeping_its_content(gate, fhir, member):
