@@ -13,9 +13,10 @@ again inside the transaction, with the repository as the resolver.
 
 from __future__ import annotations
 
+import operator
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -56,6 +57,14 @@ class Step:
     key: int | None = None  # a prepared POST: its key in the plan's batch
     existing: Stored | None = None  # what a conditional create matched: nothing to write
     deferred: bool = False  # a conditional PUT/DELETE: its target is looked up when the plan is applied
+
+    def __reduce__(self) -> tuple:
+        # Plans travel from loader workers to the writer: pickled as a plain tuple of fields a step costs
+        # a fifth of the default (state dict, then setattr one by one) on both sides.
+        return Step, _step_fields(self)
+
+
+_step_fields = operator.attrgetter(*(f.name for f in fields(Step)))  # a step's fields, in order
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -236,3 +237,24 @@ def test_a_plan_knows_every_create_that_refers_to_a_conditional_create_even_thro
     plan = plan_transaction(entries, caller("member-system", "m-b"))
     patient = f"Patient/{plan.steps[0].rid_id}"
     assert plan.mentions == {patient: [1, 2, 3]}
+
+
+def test_a_plan_sent_to_the_writer_arrives_whole():
+    """Plans are pickled from loader workers to the writer; a step travels as a plain tuple of fields."""
+    entries = [
+        {
+            "fullUrl": "urn:uuid:p",
+            "resource": {"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": "1"}]},
+            "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:mrn|1"},
+        },
+        {
+            "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"}},
+            "request": {"method": "POST", "url": "Observation"},
+        },
+    ]
+    plan = plan_transaction(entries, caller("member-system", "m-b"))
+    plan.steps[1].deferred = True  # a non-default value of every kind travels too
+    again = pickle.loads(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+    assert again.steps == plan.steps and again.steps[0].condition == [("identifier", "urn:mrn|1")]
+    assert again.batch.resources == plan.batch.resources and again.batch.index == plan.batch.index
+    assert (again.mentions, again.caller, again.now) == (plan.mentions, plan.caller, plan.now)
