@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from yilian.fhir.capability import CORE_TYPES as CAPABILITY_TYPES
@@ -806,3 +807,18 @@ def test_bench_loader_resolves_urn_uuid_references():
     resources = resolve_urn_uuids(bundle)
     assert resources[1]["subject"] == {"reference": "Patient/aaa"}
     assert resources[1]["hasMember"] == [{"reference": "Observation/bbb"}]
+
+
+def test_repeated_codes_and_references_are_one_object():
+    """Plans travel pickled from loader workers: equal values that are one object are pickled once."""
+    text = (
+        b'{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/p-1"},'
+        b' "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}}'
+    )
+    one, two = extract(orjson.loads(text)), extract(orjson.loads(text))  # parsed anew: new strings
+    [(_, system_1, code_1)] = [t for t in one.tokens if t[0] == "code"]
+    [(_, system_2, code_2)] = [t for t in two.tokens if t[0] == "code"]
+    assert system_1 is system_2 and code_1 is code_2
+    [patient_1] = [r[1:] for r in one.references if r[0] == "patient"]
+    [patient_2] = [r[1:] for r in two.references if r[0] == "patient"]
+    assert patient_1 == ("Patient", "p-1") and patient_1[1] is patient_2[1]
