@@ -3,11 +3,18 @@ columns answer exactly; anything the columns could not reproduce keeps its row."
 
 from __future__ import annotations
 
+import tarfile
+
+import orjson
+
 from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, GBT_CATEGORY, GBT_LEVEL, SOURCE_MEMBER
 from yilian.gate.labels import label
 from yilian.store.rows import label_columns, prepare
+from yilian.store.search import extract as extract_module
 from yilian.store.search.derived import LABELS_MARKER, drop_column_labels, drop_covered
+from yilian.store.search.extract import extract
 from yilian.store.search.keys import param_key
+from yilian.testing.plugin import SHARED_DATA
 
 GATE_LABELS = [
     {"system": GBT_CATEGORY, "code": "MA"},
@@ -110,3 +117,71 @@ def test_prepared_rows_and_columns_of_a_labelled_observation():
         assert param_key("Observation", gone) not in params, gone
     for kept in ("code", "value-quantity", "patient", LABELS_MARKER):
         assert param_key("Observation", kept) in params, kept
+
+
+def _kept_rows(resources: list[dict]) -> list[tuple]:
+    """Each resource's rows as the store keeps them: extracted, then the covered rows left out."""
+    out = []
+    for resource in resources:
+        found = extract(resource)
+        drop_covered(
+            resource["resourceType"], found.strings, found.tokens, found.quantities, found.references
+        )
+        out.append(
+            tuple(sorted(map(repr, [*found.strings, *found.tokens, *found.quantities, *found.references])))
+        )
+    return out
+
+
+def test_extraction_leaves_out_only_the_rows_the_store_would_drop(monkeypatch):
+    """A covered parameter sharing a route with its covering one (combo-code and code: Observation.code) is
+    not extracted there; the rows kept are exactly those kept when every row was extracted, then dropped."""
+    concept = {"coding": [{"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure"}]}
+    component = {
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}], "text": "Systolic"},
+        "valueQuantity": {"value": 120, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org"},
+    }
+    same_as_code = {"code": concept, "valueQuantity": {"value": 5, "unit": "mmol/L"}}
+    resources = [
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": concept,
+            "subject": {"reference": "Patient/p"},
+            "valueQuantity": {"value": 5, "unit": "mmol/L"},
+            "component": [component, same_as_code],
+        },
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "note"},
+            "subject": {"reference": "Group/g"},
+        },
+        {"resourceType": "Condition", "code": concept, "subject": {"reference": "Patient/p"}},
+    ]
+    examples = shared_examples()
+    kept = _kept_rows(resources + examples)
+    combo = [r for r in extract(resources[0]).tokens if r[0] == "combo-code"]
+    assert combo == [
+        ("combo-code", "http://loinc.org", "8480-6"),
+        ("combo-code", "http://loinc.org", "85354-9"),
+    ]
+    monkeypatch.setattr(extract_module, "covered_params", lambda rtype: {})
+    monkeypatch.setattr(extract_module, "_plans", {})  # compiled again, every route for every parameter
+    assert [r[0] for r in extract(resources[0]).tokens].count("combo-code") == 3
+    assert _kept_rows(resources + examples) == kept
+
+
+def shared_examples() -> list[dict]:
+    """The official R4 Observation examples when ../shared/data is here (none otherwise)."""
+    path = SHARED_DATA / "fhir-r4-spec/examples-r4-clinical-711.tar.gz"
+    if not path.exists():
+        return []
+    out = []
+    with tarfile.open(path) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.endswith(".json"):
+                resource = orjson.loads(tar.extractfile(member).read())
+                if resource.get("resourceType") in ("Observation", "DiagnosticReport", "Condition"):
+                    out.append(resource)
+    return out

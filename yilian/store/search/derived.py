@@ -66,6 +66,12 @@ def _covered(resource_type: str) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def covered_params(resource_type: str) -> dict[str, tuple[str, ...]]:
+    """Covered parameter -> the parameters covering it, for one type (extraction leaves out the rows
+    a covered parameter shares a route with its covering one for)."""
+    return _covered(resource_type)
+
+
 @lru_cache(maxsize=256)
 def _covers(resource_type: str) -> dict[str, tuple[str, ...]]:
     """_covered the other way round: covering parameter -> the parameters it covers."""
@@ -110,8 +116,11 @@ def drop_covered(rtype: str, strings: list, tokens: list, quantities: list, refe
     covers = _covers(rtype)
     if not covers:
         return
+    covered = _covered(rtype)
     for rows in (strings, tokens, quantities, references):
-        if rows:
+        # Extraction already leaves out the repeats from shared routes (extract._compile_type): most
+        # lists hold no covered parameter's row at all.
+        if rows and any(row[0] in covered for row in rows):
             rows[:] = _without_covered(rows, covers)
 
 

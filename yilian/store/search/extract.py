@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from yilian.store.search.dates import MAX_TIME, MIN_TIME, date_range
+from yilian.store.search.derived import covered_params
 from yilian.store.search.normalize import normalize_string
 from yilian.store.search.params import (
     COMMON_PARAMS,
@@ -758,8 +759,12 @@ def _compile_type(rtype: str) -> _Plan:
             skipped[code] = reason
             if param.type in INDEXED_TYPES:
                 log.debug("search parameter %s.%s not indexed: %s", rtype, code, reason)
+    covered = covered_params(rtype)
     by_key: dict[str, list[Handler]] = {"meta": [_meta_handler]}
     for (steps, ptype, ftype), codes in groups.items():
+        # A covered parameter's rows from the route its covering parameter shares are the covering
+        # parameter's rows again, which the store leaves out (derived.py): not made at all.
+        codes = [c for c in codes if not any(k in codes for k in covered.get(c, ()))]
         key, handler = _build(steps, ptype, ftype, tuple(codes))
         by_key.setdefault(key, []).append(handler)
     return _Plan({k: tuple(v) for k, v in by_key.items()}, tuple(always), skipped)
