@@ -59,8 +59,8 @@ class Step:
     deferred: bool = False  # a conditional PUT/DELETE: its target is looked up when the plan is applied
 
     def __reduce__(self) -> tuple:
-        # Plans travel from loader workers to the writer: pickled as a plain tuple of fields a step costs
-        # a fifth of the default (state dict, then setattr one by one) on both sides.
+        # Plans travel from loader workers to the writer: pickled as a plain tuple of its fields, a step
+        # unpickles about 4 times faster than by default (a state dict, then one setattr per field).
         return Step, _step_fields(self)
 
 
