@@ -9,6 +9,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from yilian.config import Settings
@@ -36,6 +37,19 @@ def fresh_gate(database_url: str | None = None) -> Gate:
     gate = build_gate(settings)
     schema.upgrade(gate.engine)
     return gate
+
+
+def insert_only(engine, batches: list) -> float:  # noqa: ANN001 - an Engine
+    """Seconds to insert prepared batches (store/rows.PreparedBatch) by the store's batch insert, one
+    transaction each and nothing else: the floor under a loader that writes those rows."""
+    from yilian.store import dialect
+    from yilian.store.repository import insert_batch
+
+    started = time.perf_counter()
+    for batch in batches:
+        with engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
+            insert_batch(conn, batch)
+    return time.perf_counter() - started
 
 
 def percentiles(samples_ms: list[float]) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy import text
 
-from bench.common import SYNTHEA, emit, fresh_gate, machine, require
+from bench.common import SYNTHEA, emit, fresh_gate, insert_only, machine, require
 from yilian.gate.caller import operator
 from yilian.gate.repository import Gate
 from yilian.ingest.bulk import GROUP_ENTRIES, load_paths, plan_source
@@ -70,8 +70,6 @@ def load_raw(gate: Gate, path: Path) -> tuple[int, float]:
 
 def load_rows_only(gate: Gate, path: Path) -> tuple[int, float]:
     """The floor: the store's rows for every resource, planned first (untimed), then only inserted."""
-    from yilian.store import dialect
-    from yilian.store.repository import insert_batch
     from yilian.store.rows import PreparedBatch
 
     groups: list[list] = [[]]
@@ -83,11 +81,7 @@ def load_rows_only(gate: Gate, path: Path) -> tuple[int, float]:
                 groups.append([])
             groups[-1].append(plan.batch)
     batches = [PreparedBatch.concatenated(group)[0] for group in groups]
-    count, started = sum(b.size for b in batches), time.perf_counter()
-    for batch in batches:
-        with gate.engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
-            insert_batch(conn, batch)
-    return count, time.perf_counter() - started
+    return sum(b.size for b in batches), insert_only(gate.engine, batches)
 
 
 def run(path: Path, database_url: str | None = None, keep: list | None = None, workers: int = 2) -> dict:

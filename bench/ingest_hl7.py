@@ -23,7 +23,7 @@ import time
 
 import hl7
 
-from bench.common import emit, fresh_gate, machine
+from bench.common import emit, fresh_gate, insert_only, machine
 from yilian.demo.local_codes import code_tables
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
@@ -34,8 +34,6 @@ from yilian.ingest.intake import hl7_items
 from yilian.ingest.pipeline import ingest
 from yilian.ingest.prepare import Work, prepare, preparing_processes
 from yilian.ingest.store import save_code_tables
-from yilian.store import dialect
-from yilian.store.repository import insert_batch
 from yilian.store.rows import PreparedBatch
 
 MEMBER = "m-tertiary-1"
@@ -139,12 +137,7 @@ def store_rows_only(messages: list[bytes], database_url: str | None, group: int 
         PreparedBatch.concatenated([p.batch for p in plans[i : i + group]])[0]
         for i in range(0, len(plans), group)
     ]
-    engine = fresh_gate(database_url).engine
-    started = time.perf_counter()
-    for batch in batches:
-        with engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
-            insert_batch(conn, batch)
-    return time.perf_counter() - started
+    return insert_only(fresh_gate(database_url).engine, batches)
 
 
 def main() -> None:
