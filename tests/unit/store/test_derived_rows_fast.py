@@ -9,8 +9,8 @@ from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, CONFIDENTIALITY_OF_
 from yilian.store.search.derived import (
     LABEL_SYSTEMS,
     _column_labels,
-    _covered,
     _level_number,
+    covered_params,
     drop_covered,
 )
 
@@ -49,7 +49,7 @@ def slow_column_labels(security: object) -> tuple | None:
 def test_covered_rows_match_the_definition():
     rng = random.Random(11)
     for rtype in ("Observation", "Condition", "Encounter", "Patient"):
-        covered = _covered(rtype)
+        covered = covered_params(rtype)
         codes = ["code", "combo-code", "code:text", "combo-code:text", "subject", "patient", "value-quantity"]
         codes += ["combo-value-quantity", "status"]
         for _ in range(2000):

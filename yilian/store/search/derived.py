@@ -47,8 +47,9 @@ COVERED: dict[tuple[str, str], tuple[str, ...]] = {
 
 
 @lru_cache(maxsize=256)  # bounded: the type comes from the resource
-def _covered(resource_type: str) -> dict[str, tuple[str, ...]]:
-    """COVERED for one type, plus `subject` covered by `patient` (`X.subject.where(resolve() is
+def covered_params(resource_type: str) -> dict[str, tuple[str, ...]]:
+    """Covered parameter -> the parameters covering it, for one type (extraction leaves out a covered
+    parameter's rows from a route its covering one shares): COVERED, plus `subject` covered by `patient` (`X.subject.where(resolve() is
     Patient)`) where a type defines both so: a clinical resource's subject row is nearly always its
     patient row."""
     from yilian.store.search.params import search_params  # params reads the spec: only when used
@@ -66,17 +67,11 @@ def _covered(resource_type: str) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def covered_params(resource_type: str) -> dict[str, tuple[str, ...]]:
-    """Covered parameter -> the parameters covering it, for one type (extraction leaves out the rows
-    a covered parameter shares a route with its covering one for)."""
-    return _covered(resource_type)
-
-
 @lru_cache(maxsize=256)
 def _covers(resource_type: str) -> dict[str, tuple[str, ...]]:
-    """_covered the other way round: covering parameter -> the parameters it covers."""
+    """covered_params the other way round: covering parameter -> the parameters it covers."""
     out: dict[str, tuple[str, ...]] = {}
-    for code, covering in _covered(resource_type).items():
+    for code, covering in covered_params(resource_type).items():
         for c in covering:
             out[c] = (*out.get(c, ()), code)
     return out
@@ -95,7 +90,7 @@ def _covering_by_key() -> dict[int, tuple[int, ...]]:
     return {
         param_key(rtype, code): tuple(param_key(rtype, c) for c in covering)
         for rtype in resource_types_with_params()
-        for code, covering in _covered(rtype).items()
+        for code, covering in covered_params(rtype).items()
     }
 
 
@@ -105,7 +100,7 @@ LABEL_SYSTEMS = (GBT_CATEGORY, GBT_LEVEL, CONFIDENTIALITY, ACT_CODE)
 
 def param_codes(resource_type: str, code: str) -> tuple[str, ...]:
     """The parameter codes whose rows a search on `code` reads: its own and those covering it."""
-    return (code, *_covered(resource_type).get(code, ()))
+    return (code, *covered_params(resource_type).get(code, ()))
 
 
 # --- writing --------------------------------------------------------------------------------------
@@ -116,7 +111,7 @@ def drop_covered(rtype: str, strings: list, tokens: list, quantities: list, refe
     covers = _covers(rtype)
     if not covers:
         return
-    covered = _covered(rtype)
+    covered = covered_params(rtype)
     for rows in (strings, tokens, quantities, references):
         # Extraction already leaves out the repeats from shared routes (extract._compile_type): most
         # lists hold no covered parameter's row at all.
