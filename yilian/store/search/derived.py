@@ -49,9 +49,9 @@ COVERED: dict[tuple[str, str], tuple[str, ...]] = {
 @lru_cache(maxsize=256)  # bounded: the type comes from the resource
 def covered_params(resource_type: str) -> dict[str, tuple[str, ...]]:
     """Covered parameter -> the parameters covering it, for one type (extraction leaves out a covered
-    parameter's rows from a route its covering one shares): COVERED, plus `subject` covered by `patient` (`X.subject.where(resolve() is
-    Patient)`) where a type defines both so: a clinical resource's subject row is nearly always its
-    patient row."""
+    parameter's rows from a route its covering one shares): COVERED, plus `subject` covered by `patient`
+    (`X.subject.where(resolve() is Patient)`) where a type defines both so: a clinical resource's
+    subject row is nearly always its patient row."""
     from yilian.store.search.params import search_params  # params reads the spec: only when used
 
     out = {code: covering for (rtype, code), covering in COVERED.items() if rtype == resource_type}
