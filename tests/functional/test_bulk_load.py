@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from yilian.gate.caller import operator
-from yilian.ingest import bulk
+from yilian.ingest import bulk, fhir_files
 from yilian.ingest.bulk import load_paths
 from yilian.ingest.fhir_files import iter_sources
 from yilian.store import dialect, repository
@@ -133,6 +133,55 @@ def test_an_archive_loads_in_its_own_order(gate, fhir, tmp_path):
     stats = load_paths(gate, operator(), [archive], workers=0)
     assert stats.errors == [] and stats.bundles == 4 and stats.created == 1 + 2 + 4 + 4
     assert fhir.get("Observation?code=8867-4&_summary=count").resource()["total"] == 4
+
+
+def _archive_of_visits(tmp_path: Path) -> Path:
+    _write_visits(tmp_path / "visits")
+    archive = tmp_path / "visits.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for i in range(4):
+            tar.add(tmp_path / "visits" / f"visit-{i}.json", arcname=f"visit-{i}.json")
+    return archive
+
+
+def test_sources_say_how_far_into_the_input_they_were_read(tmp_path):
+    """Progress is measured in bytes of the files as stored (an archive compressed), so the total is
+    known without reading anything: each source tells how far into the input it was read."""
+    archive = _archive_of_visits(tmp_path)
+    single = tmp_path / "visits" / "visit-0.json"
+    total = fhir_files.input_size([single, archive])
+    assert total == single.stat().st_size + archive.stat().st_size
+    read = [s.read_to for s in iter_sources([single, archive])]
+    assert read[0] == single.stat().st_size
+    assert read == sorted(read) and single.stat().st_size < read[1] <= total and read[-1] <= total
+    assert fhir_files.input_files([tmp_path / "visits"]) == sorted((tmp_path / "visits").glob("*.json"))
+
+
+def test_the_total_needs_no_reading(tmp_path):
+    """The total comes from the files' sizes: an archive that cannot even be opened still has one (its
+    error comes when the load reaches it, as before)."""
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not gzip at all")
+    assert fhir_files.input_size([broken]) == len(b"not gzip at all")
+    with pytest.raises(tarfile.TarError):
+        list(iter_sources([broken]))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_progress_reaches_the_end_of_the_input(gate, tmp_path, workers):
+    archive = _archive_of_visits(tmp_path)
+    seen: list[tuple[int, int]] = []
+    stats = load_paths(
+        gate,
+        operator(),
+        [archive],
+        workers=workers,
+        on_progress=lambda s: seen.append((s.read_bytes, s.bundles)),
+    )
+    assert stats.bundles == 4 and stats.errors == []
+    assert seen and seen == sorted(seen)
+    assert 0 < seen[-1][0] <= archive.stat().st_size and seen[-1][1] == 4
+    assert seen[-1][0] >= archive.stat().st_size - 10240  # all but tar's zero padding, read in 10 KiB records
 
 
 def test_rows_are_keyed_one_by_one_when_rids_are_not_one_block(gate, monkeypatch):

@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from yilian.cli.common import console, fail, gate
 from yilian.fhir.outcomes import FhirError
 from yilian.gate.caller import operator
 from yilian.ingest.bulk import LoadStats, load_paths
-from yilian.ingest.fhir_files import count_sources
+from yilian.ingest.fhir_files import input_size
 
 
 def load(
@@ -31,22 +31,24 @@ def load(
     if missing:
         raise fail(f"No such file or folder: {', '.join(map(str, missing))}")
     started = time.perf_counter()
+    # Progress in bytes of the files as stored: known at once from their sizes, where counting an
+    # archive's bundles first would mean decompressing all of it before loading any.
     columns = (
         TextColumn("[bold]载入 Loading"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[entries]} resources"),
+        DownloadColumn(),
+        TextColumn("{task.fields[bundles]:,} bundles, {task.fields[entries]:,} resources"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("load", total=count_sources(paths), entries=0)
+        task = progress.add_task("load", total=input_size(paths), bundles=0, entries=0)
 
         def advance(stats: LoadStats) -> None:
-            progress.update(task, advance=1, entries=stats.entries)
+            progress.update(task, completed=stats.read_bytes, bundles=stats.bundles, entries=stats.entries)
 
         try:
             stats = load_paths(
-                gate(), operator(), paths, workers=workers, on_source=advance, stop_on_error=stop_on_error
+                gate(), operator(), paths, workers=workers, on_progress=advance, stop_on_error=stop_on_error
             )
         except FhirError as err:
             raise fail(err) from None

@@ -39,6 +39,7 @@ class LoadStats:
     created: int = 0
     matched: int = 0  # conditional creates that found their resource, and updates
     rejected: int = 0
+    read_bytes: int = 0  # of the input files, up to the last source written or rejected (Source.read_to)
     by_type: Counter = field(default_factory=Counter)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
@@ -58,14 +59,15 @@ def load_paths(
     paths: list[Path],
     *,
     workers: int = 0,
-    on_source: Callable[[LoadStats], None] | None = None,
+    on_progress: Callable[[LoadStats], None] | None = None,
     stop_on_error: bool = False,
 ) -> LoadStats:
+    """Load the files; `on_progress(stats)` is called as sources are written or rejected (progress)."""
     warm_up()
     with quiet_gc(), dialect.background_checkpoints(gate.engine) as engine:
         writer = Gate(engine, gate.settings)  # the same database and observers, checkpointing aside
         writer.observers = gate.observers
-        return _load(writer, caller, paths, workers, on_source, stop_on_error)
+        return _load(writer, caller, paths, workers, on_progress, stop_on_error)
 
 
 def _load(
@@ -73,7 +75,7 @@ def _load(
     caller: Caller,
     paths: list[Path],
     workers: int,
-    on_source: Callable[[LoadStats], None] | None,
+    on_progress: Callable[[LoadStats], None] | None,
     stop_on_error: bool,
 ) -> LoadStats:
     stats = LoadStats()
@@ -81,9 +83,10 @@ def _load(
 
     def flush() -> None:
         _apply_group(gate, caller, group, stats, stop_on_error)
-        if on_source:
-            for _ in {id(source) for source, _ in group}:
-                on_source(stats)
+        if group:
+            stats.read_bytes = max(stats.read_bytes, group[-1][0].read_to)
+            if on_progress:
+                on_progress(stats)
         group.clear()
         between_groups()
 
@@ -91,8 +94,9 @@ def _load(
     for source, plans, error in planned:
         if error is not None:
             _reject(stats, source, error, stop_on_error)
-            if on_source:
-                on_source(stats)
+            stats.read_bytes = max(stats.read_bytes, source.read_to)
+            if on_progress:
+                on_progress(stats)
             continue
         if plans is None:
             group += [(source, FhirRequest("POST", "", body=b)) for b in to_bundles(source)]

@@ -24,47 +24,55 @@ NDJSON_BATCH = 500
 class Source:
     name: str  # file name (and member within an archive)
     data: bytes
+    read_to: int = 0  # bytes of the input files read once this source was: how far a load has come
 
     def without_data(self) -> Source:
         """The same source, named only (what a worker sends back once it has planned the data)."""
-        return Source(self.name, b"")
+        return Source(self.name, b"", self.read_to)
+
+
+def input_files(paths: list[Path]) -> list[Path]:
+    """The files `iter_sources` reads, in its order (folders walked in name order)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += input_files(sorted(p for p in path.rglob("*") if p.is_file()))
+        elif _is_archive(path) or path.suffix in (".json", ".ndjson"):
+            out.append(path)
+    return out
+
+
+def input_size(paths: list[Path]) -> int:
+    """Bytes `iter_sources` will read (archives as stored, compressed): a load's progress is measured
+    against this, which needs no reading (counting an archive's files would decompress all of it)."""
+    return sum(p.stat().st_size for p in input_files(paths))
 
 
 def iter_sources(paths: list[Path]) -> Iterator[Source]:
-    for path in paths:
-        if path.is_dir():
-            yield from iter_sources(sorted(p for p in path.rglob("*") if p.is_file()))
-        elif path.name.endswith((".tar.gz", ".tgz", ".tar")):
-            yield from _archive(path)
-        elif path.suffix in (".json", ".ndjson"):
-            yield Source(str(path), path.read_bytes())
+    read = 0  # bytes of the input files before this one
+    for path in input_files(paths):
+        size = path.stat().st_size
+        if _is_archive(path):
+            yield from _archive(path, read)
+        else:
+            yield Source(str(path), path.read_bytes(), read + size)
+        read += size
 
 
-def _archive(path: Path) -> Iterator[Source]:
+def _is_archive(path: Path) -> bool:
+    return path.name.endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def _archive(path: Path, read_before: int) -> Iterator[Source]:
     """The archive's files in its own order, streamed: listing the members first decompresses the whole
     archive before the first file can be handed on (and once more to read them)."""
-    with tarfile.open(path, mode="r|*") as tar:
+    with path.open("rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
         for member in tar:
             if member.isfile() and member.name.endswith((".json", ".ndjson")):
                 handle = tar.extractfile(member)
                 if handle is not None:
-                    yield Source(f"{path.name}:{member.name}", handle.read())
-
-
-def count_sources(paths: list[Path]) -> int:
-    """How many sources `iter_sources` will yield (for the progress bar), without reading contents."""
-    total = 0
-    for path in paths:
-        if path.is_dir():
-            total += count_sources(sorted(p for p in path.rglob("*") if p.is_file()))
-        elif path.name.endswith((".tar.gz", ".tgz", ".tar")):
-            with tarfile.open(path) as tar:
-                total += sum(
-                    1 for m in tar.getmembers() if m.isfile() and m.name.endswith((".json", ".ndjson"))
-                )
-        elif path.suffix in (".json", ".ndjson"):
-            total += 1
-    return total
+                    data = handle.read()
+                    yield Source(f"{path.name}:{member.name}", data, read_before + raw.tell())
 
 
 def to_bundles(source: Source) -> Iterator[dict]:
