@@ -137,6 +137,47 @@ def test_prepared_in_worker_processes_as_in_one(gate, fhir, member, monkeypatch)
     assert again.status == "duplicate" and total(fhir, "Observation") == 116
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_stored_in_chunks_all_before_any_is_written(gate, fhir, member, monkeypatch, workers):
+    """A big batch is stored a chunk at a time (preparing starts on the first chunk while the rest are
+    stored), yet every message is stored before the first is written, and a copy in a later chunk is
+    still a duplicate of the first, as in one chunk."""
+    import yilian.ingest.pipeline as pipeline
+    import yilian.ingest.prepare as prepare
+
+    monkeypatch.setattr(prepare.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(pipeline, "INTAKE_CHUNK", 7)
+    texts = [oru(f"K{n}").replace("R100", f"R{n}") for n in range(60)]
+    texts[40] = texts[3]  # the same message again, five chunks later
+    items = [hl7_items(t.encode(), member="m-a")[0] for t in texts]
+    stored_at_first_write = []
+    write = pipeline.write
+
+    def counting_write(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if not stored_at_first_write:
+            stored_at_first_write.append(len(store.list_messages(gate.engine, limit=1000)))
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write", counting_write)
+    results = ingest(gate, items, workers=workers)
+    assert stored_at_first_write == [60]
+    assert [r.status for r in results].count("processed") == 59
+    assert results[40].status == "duplicate" and results[40].duplicate_of == results[3].id
+    assert store.get_message(gate.engine, results[3].id).status == "processed"
+    assert total(fhir, "DiagnosticReport") == 59
+
+
+def test_another_members_message_under_the_same_control_id_is_no_resend(gate, fhir, member):
+    """Idempotency keys are per member: a second member sending control id C6 leaves the first
+    member's rejected C6 a dead letter (it is not that message resent)."""
+    fhir.put("Organization/m-b", {"resourceType": "Organization", "id": "m-b", "name": "乙医院"})
+    store.save_code_tables(gate.engine, "m-b", CODES)
+    (rejected,) = send(gate, oru("C6", glucose="x"))
+    (other,) = send(gate, oru("C6").replace("|m-a|", "|m-b|"), member="m-b")
+    assert rejected.status == "rejected" and other.status == "processed"
+    assert store.get_message(gate.engine, rejected.id).status == "rejected"
+
+
 def test_preparing_processes_are_at_most_one_per_core_and_none_on_one(monkeypatch):
     import yilian.ingest.prepare as prepare
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -30,6 +30,7 @@ from yilian.ingest.store import DUPLICATE, PROCESSED, REJECTED, Incoming, Outcom
 from yilian.ingest.workers import between_groups, quiet_gc
 
 GROUP_ENTRIES = 4000  # entries written in one database transaction
+INTAKE_CHUNK = 500  # messages stored in one transaction
 BIG = 100  # messages at once that make it worth keeping the garbage collector quiet (workers.quiet_gc)
 
 
@@ -54,16 +55,25 @@ def ingest(
     on_progress: Callable[[int], None] | None = None,
 ) -> list[Result]:
     """Store, process and record messages; returns one Result per item, in order."""
-    stored = store.store_incoming(gate.engine, items)
-    results = {s.id: Result(s.id, DUPLICATE, duplicate_of=s.duplicate_of) for s in stored if s.duplicate_of}
-    fresh = [s for s in stored if s.duplicate_of is None]
-    works = [_work(gate, s.id, s.incoming) for s in fresh]
-    with quiet_gc() if len(works) >= BIG else nullcontext():
-        for r in _process(gate, works, workers, on_progress):
-            results[r.id] = r
-    if on_progress and results:
-        on_progress(len(stored) - len(fresh))
-    return [results[s.id] for s in stored]
+    stored: list[store.Stored] = []
+
+    def fresh() -> Iterator[Work]:
+        # Stored a chunk at a time, each chunk handed on as soon as it is committed: preparing processes
+        # start on the first while the rest are stored. Every message is still stored before any is
+        # written (prepare_all takes all of them before it gives back the first).
+        seen: dict[tuple, int] = {}
+        for start in range(0, len(items), INTAKE_CHUNK):
+            chunk = store.store_incoming(gate.engine, items[start : start + INTAKE_CHUNK], seen)
+            stored.extend(chunk)
+            yield from (_work(gate, s.id, s.incoming) for s in chunk if s.duplicate_of is None)
+
+    members = {item.member for item in items}
+    with quiet_gc() if len(items) >= BIG else nullcontext():
+        processed = {r.id: r for r in _process(gate, fresh(), len(items), members, workers, on_progress)}
+    duplicates = [s for s in stored if s.duplicate_of is not None]
+    if on_progress and duplicates:
+        on_progress(len(duplicates))
+    return [processed.get(s.id) or Result(s.id, DUPLICATE, duplicate_of=s.duplicate_of) for s in stored]
 
 
 def replay(gate: Gate, ids: Sequence[int] | None = None, *, member: str | None = None) -> list[Result]:
@@ -76,7 +86,7 @@ def replay(gate: Gate, ids: Sequence[int] | None = None, *, member: str | None =
     else:
         rows = [r for r in store.list_messages(gate.engine, ids=ids, limit=len(ids)) if r.status != DUPLICATE]
     works = [_work(gate, r.id, r.incoming()) for r in rows]
-    return list(_process(gate, works, 0, None))
+    return list(_process(gate, works, len(works), {w.member for w in works}, 0, None))
 
 
 def _work(gate: Gate, message_id: int, item: Incoming) -> Work:
@@ -85,28 +95,24 @@ def _work(gate: Gate, message_id: int, item: Incoming) -> Work:
 
 
 def _process(
-    gate: Gate, works: list[Work], workers: int, on_progress: Callable[[int], None] | None
+    gate: Gate,
+    works: Iterable[Work],
+    count: int,
+    members: set[str | None],
+    workers: int,
+    on_progress: Callable[[int], None] | None,
 ) -> list[Result]:
-    members = {w.member for w in works}
+    """Prepare and write `works` (about `count` of them, from `members`), then record each outcome."""
     known = _known_members(gate, members)
     tables: dict[str | None, dict[str, Table]] = {
         m: store.load_code_map(gate.engine, m).tables for m in members if m in known
     }
-    outcomes = [
-        Outcome(
-            w.id,
-            REJECTED,
-            f"The sender {w.member or '(unnamed)'} is not a member of the alliance: "
-            "name a member with --member, or send its Organization id in MSH-4",
-        )
-        for w in works
-        if w.member not in known
-    ]
-    codes: dict[int, tuple[str | None, str | None]] = {o.id: (UNKNOWN_KEY, "MSH-4") for o in outcomes}
-    works = [w for w in works if w.member in known]
+    outcomes: list[Outcome] = []
+    codes: dict[int, tuple[str | None, str | None]] = {}
+
     pending: dict[str | None, list[Prepared]] = defaultdict(list)
     size = 0
-    for p in prepare_all(works, tables, workers):
+    for p in prepare_all(_from_members(works, known, outcomes, codes), tables, workers, count):
         if p.error is not None:
             outcomes.append(Outcome(p.id, REJECTED, p.error))
             codes[p.id] = (p.code, p.location)
@@ -121,6 +127,25 @@ def _process(
     return [
         Result(o.id, o.status, o.error, None, o.resources, *codes.get(o.id, (None, None))) for o in outcomes
     ]
+
+
+def _from_members(
+    works: Iterable[Work], known: set[str], outcomes: list[Outcome], codes: dict
+) -> Iterator[Work]:
+    """The works whose sender is a member; the others are refused (into `outcomes` and `codes`)."""
+    for w in works:
+        if w.member in known:
+            yield w
+            continue
+        outcomes.append(
+            Outcome(
+                w.id,
+                REJECTED,
+                f"The sender {w.member or '(unnamed)'} is not a member of the alliance: "
+                "name a member with --member, or send its Organization id in MSH-4",
+            )
+        )
+        codes[w.id] = (UNKNOWN_KEY, "MSH-4")
 
 
 def _write_all(gate: Gate, pending: dict, on_progress: Callable[[int], None] | None) -> list[Outcome]:

@@ -8,8 +8,9 @@ in the writer.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -133,19 +134,28 @@ def preparing_processes(requested: int) -> int:
 
 
 def prepare_all(
-    works: Sequence[Work], tables: dict[str | None, dict[str, Table]], workers: int = 0
+    works: Iterable[Work], tables: dict[str | None, dict[str, Table]], workers: int = 0, count: int = 0
 ) -> Iterator[Prepared]:
-    """Prepare every message, in up to `workers` processes (results in the order given)."""
+    """Prepare every message, in up to `workers` processes when there are `count` or so (results in the
+    order given). Every work is taken from `works` before the first result is given back: a pipeline
+    that stores messages as it hands them on has stored them all before it writes any."""
     workers = preparing_processes(workers)
-    if workers <= 0 or len(works) < 50:
-        for w in works:
+    if workers <= 0 or count < 50:
+        for w in list(works):
             yield prepare(w, tables.get(w.member, {}), plan=True)
         return
     warm_up()
-    chunks = [works[i : i + CHUNK] for i in range(0, len(works), CHUNK)]
     with preparing_pool(workers, _keep, (tables,)) as pool:
-        for batch in pool.map(_prepare_chunk, chunks):
-            yield from batch
+        # Submitted chunk by chunk as `works` yields them, so the processes start on the first at once.
+        futures = [pool.submit(_prepare_chunk, chunk) for chunk in _chunked(works, CHUNK)]
+        for future in futures:
+            yield from future.result()
+
+
+def _chunked(works: Iterable[Work], size: int) -> Iterator[list[Work]]:
+    rest = iter(works)
+    while chunk := list(itertools.islice(rest, size)):
+        yield chunk
 
 
 _tables: dict[str | None, dict[str, Table]] = {}  # in a preparing process: every member's code tables

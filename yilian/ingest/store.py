@@ -71,19 +71,26 @@ def _writing(engine: Engine):  # noqa: ANN202 - a connection context
     return engine.connect().execution_options(**dialect.write_options())
 
 
-def store_incoming(engine: Engine, items: Sequence[Incoming]) -> list[Stored]:
+def store_incoming(
+    engine: Engine, items: Sequence[Incoming], seen: dict[tuple, int] | None = None
+) -> list[Stored]:
     """Store messages before processing. One already processed under the same member and idempotency
     key (or sent twice in this batch) is stored as a duplicate of it; a rejected or never finished
-    earlier copy is marked resent, and the new one takes its place."""
+    earlier copy is marked resent, and the new one takes its place. A batch stored in chunks passes the
+    same `seen` to each call ((member, idempotency key) -> the id later copies duplicate), so a copy of
+    a message an earlier chunk stored is a duplicate of it, as within one call."""
     if not items:
         return []
+    seen = {} if seen is None else seen
     with _writing(engine) as conn, conn.begin():
-        earlier = _earlier(conn, items)
+        keys = [(item.member, item.idem_key) for item in items]
+        new_keys = {key for key in keys if key not in seen}
+        # (Another member's message under the same key is no copy of these: only new_keys count.)
+        earlier = {k: v for k, v in _earlier(conn, {k[1] for k in new_keys}).items() if k in new_keys}
         first: dict[tuple, int] = {}  # key -> index of its first copy in this batch
         rows, dup_of, twin = [], [], []
-        for i, item in enumerate(items):
-            key = (item.member, item.idem_key)
-            prior = earlier[key][0] if earlier.get(key, (0, ""))[1] == PROCESSED else None
+        for i, (item, key) in enumerate(zip(items, keys, strict=True)):
+            prior = seen.get(key) or (earlier[key][0] if earlier.get(key, (0, ""))[1] == PROCESSED else None)
             twin.append(first.get(key) if prior is None else None)
             first.setdefault(key, i)
             dup_of.append(prior)
@@ -94,15 +101,17 @@ def store_incoming(engine: Engine, items: Sequence[Incoming]) -> list[Stored]:
             if t is not None:
                 dup_of[i] = ids[t]
                 conn.execute(update(ingest_messages).where(M.id == ids[i]).values(duplicate_of=ids[t]))
+        for key, i in first.items():
+            seen.setdefault(key, dup_of[i] or ids[i])
         superseded = [v[0] for v in earlier.values() if v[1] in (REJECTED, RECEIVED)]
         if superseded:
             conn.execute(update(ingest_messages).where(M.id.in_(superseded)).values(status=RESENT))
     return [Stored(i, item, d) for i, item, d in zip(ids, items, dup_of, strict=True)]
 
 
-def _earlier(conn, items: Sequence[Incoming]) -> dict[tuple, tuple[int, str]]:  # noqa: ANN001
-    """(member, idem key) -> (id, status) of the newest earlier message that is not itself a duplicate."""
-    keys = {i.idem_key for i in items}
+def _earlier(conn, keys: set[str]) -> dict[tuple, tuple[int, str]]:  # noqa: ANN001
+    """(member, idem key) -> (id, status) of the newest earlier message under one of the idempotency
+    keys that is not itself a duplicate."""
     found: dict[tuple, tuple[int, str]] = {}
     for chunk in _chunks(sorted(keys)):
         rows = conn.execute(
