@@ -72,3 +72,38 @@ def test_a_message_split_across_packets_and_two_in_one(listener):
             buffer += sock.recv(65536)
             acks += frames(buffer)
     assert [msa(a.decode())[2] for a in acks] == ["S1", "S2"]
+
+
+def test_connections_sending_at_once_are_ingested_together(listener, fhir, monkeypatch):
+    """Six senders at once: each gets its own ACKs in order, everything is stored once, and the listener
+    ingested them in fewer batches than messages (group commit)."""
+    import threading
+
+    from yilian.ingest import batcher
+
+    batches: list[int] = []
+    real = batcher.ingest
+
+    def counting(gate, items):  # noqa: ANN001, ANN202
+        batches.append(len(items))
+        return real(gate, items)
+
+    monkeypatch.setattr(batcher, "ingest", counting)
+    sent = {k: [oru(f"P{k}-{j}").replace("R100", f"R{k}{j}").encode() for j in range(5)] for k in range(6)}
+    acks: dict[int, list[str]] = {}
+    start = threading.Barrier(6)
+
+    def sender(k: int) -> None:
+        start.wait()
+        acks[k] = exchange(listener.port, *sent[k])
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(6):
+        assert [msa(a)[1:3] for a in acks[k]] == [["AA", f"P{k}-{j}"] for j in range(5)]
+    assert sum(batches) == 30 and len(batches) < 30
+    assert fhir.get("DiagnosticReport?_summary=count").resource()["total"] == 30
+    assert {r.status for r in store.list_messages(listener.gate.engine, limit=100)} == {"processed"}

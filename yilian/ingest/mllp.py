@@ -2,7 +2,8 @@
 
 Every frame is stored, processed and recorded before the acknowledgement goes back, so an AA means the
 message is in the store and its data written, and an AE/AR carries the reason (the message waits in
-the dead letters). One thread per connection; the store's single writer serialises the writes.
+the dead letters). One thread per connection reads frames and answers them; the messages of every
+connection are ingested by one thread, together when they arrive together (ingest/batcher.py).
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import logging
 import socketserver
 import threading
+from collections.abc import Callable, Sequence
 
 from yilian.gate.repository import Gate
+from yilian.ingest.batcher import Batcher
 from yilian.ingest.hl7v2.ack import build_ack
 from yilian.ingest.hl7v2.decode import decode
 from yilian.ingest.intake import hl7_items
-from yilian.ingest.pipeline import ingest
+from yilian.ingest.pipeline import Result, ingest
+from yilian.ingest.store import Incoming
 
 START, END = b"\x0b", b"\x1c\x0d"
 MAX_FRAME = 16 * 1024 * 1024  # a frame larger than this is not a message: drop the connection
@@ -42,10 +46,16 @@ def frame(text: str) -> bytes:
     return START + text.encode("utf-8") + END
 
 
-def answer(gate: Gate, payload: bytes, member: str | None, peer: str) -> str:
-    """Ingest one frame and return the acknowledgement to send back."""
+def answer(
+    gate: Gate,
+    payload: bytes,
+    member: str | None,
+    peer: str,
+    ingest_now: Callable[[Sequence[Incoming]], list[Result]] | None = None,
+) -> str:
+    """Ingest one frame (by `ingest_now`, else on its own) and return the acknowledgement to send back."""
     items = hl7_items(payload, member=member, source=f"mllp:{peer}")
-    results = ingest(gate, items)
+    results = ingest_now(items) if ingest_now is not None else ingest(gate, items)
     try:
         received = decode(payload, items[0].charset).text
     except Exception:  # noqa: BLE001 - undecodable bytes still get an AR
@@ -83,7 +93,8 @@ class _Handler(socketserver.BaseRequestHandler):
                 log.warning("MLLP frame from %s over %d bytes: connection dropped", peer, MAX_FRAME)
                 return
             for payload in frames(buffer):
-                reply = answer(self.server.gate, payload, self.server.member, peer)
+                server = self.server
+                reply = answer(server.gate, payload, server.member, peer, server.batcher.ingest_now)
                 self.request.sendall(frame(reply))
 
 
@@ -97,6 +108,11 @@ class MllpServer(socketserver.ThreadingTCPServer):
         super().__init__((host, port), _Handler)
         self.gate = gate
         self.member = member
+        self.batcher = Batcher(gate)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.batcher.close()
 
     @property
     def port(self) -> int:

@@ -1,0 +1,102 @@
+"""Group commit for real-time feeds: senders that arrive together are ingested as one batch, each gets
+back its own results in order, and an error reaches every sender of the batch."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from yilian.ingest import batcher
+from yilian.ingest.batcher import Batcher
+from yilian.ingest.pipeline import Result
+from yilian.ingest.store import Incoming
+
+
+def _item(n: int) -> Incoming:
+    return Incoming("m-a", "hl7v2", "ORU^R01", f"message {n}".encode(), control_id=f"C{n}")
+
+
+class _SlowIngest:
+    """Stands in for pipeline.ingest: remembers each batch, takes a while so others queue meanwhile."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.batches: list[list[bytes]] = []
+        self.fail = fail
+
+    def __call__(self, gate, items):  # noqa: ANN001, ANN204
+        self.batches.append([i.payload for i in items])
+        time.sleep(0.05)
+        if self.fail:
+            raise RuntimeError("database is gone")
+        return [Result(n, "processed", resources=len(i.payload)) for n, i in enumerate(items)]
+
+
+def _send_together(b: Batcher, senders: int, per_sender: int) -> list[list[Result] | BaseException]:
+    out: list = [None] * senders
+    start = threading.Barrier(senders)
+
+    def send(k: int) -> None:
+        start.wait()
+        try:
+            out[k] = b.ingest_now([_item(k * 100 + j) for j in range(per_sender)])
+        except RuntimeError as err:
+            out[k] = err
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def test_senders_arriving_together_share_a_batch_and_get_their_own_results(monkeypatch):
+    fake = _SlowIngest()
+    monkeypatch.setattr(batcher, "ingest", fake)
+    b = Batcher(gate=None)
+    try:
+        out = _send_together(b, senders=8, per_sender=2)
+    finally:
+        b.close()
+    assert len(fake.batches) < 8  # the first is ingested alone at once; the others waited and went together
+    assert sorted(p for batch in fake.batches for p in batch) == sorted(
+        _item(k * 100 + j).payload for k in range(8) for j in range(2)
+    )
+    for k, results in enumerate(out):
+        # each sender's results are its own messages' (the fake counts each payload's bytes), in order
+        assert [r.resources for r in results] == [len(_item(k * 100 + j).payload) for j in range(2)]
+
+
+def test_a_batch_is_never_larger_than_the_cap(monkeypatch):
+    fake = _SlowIngest()
+    monkeypatch.setattr(batcher, "ingest", fake)
+    monkeypatch.setattr(batcher, "MAX_BATCH", 3)
+    b = Batcher(gate=None)
+    try:
+        _send_together(b, senders=10, per_sender=1)
+    finally:
+        b.close()
+    assert max(len(batch) for batch in fake.batches) <= 3 and sum(map(len, fake.batches)) == 10
+
+
+def test_an_error_reaches_every_sender_of_the_batch_and_the_next_batch_still_runs(monkeypatch):
+    fake = _SlowIngest(fail=True)
+    monkeypatch.setattr(batcher, "ingest", fake)
+    b = Batcher(gate=None)
+    try:
+        out = _send_together(b, senders=4, per_sender=1)
+        assert all(isinstance(o, RuntimeError) and "database is gone" in str(o) for o in out)
+        fake.fail = False
+        assert [r.status for r in b.ingest_now([_item(1)])] == ["processed"]
+    finally:
+        b.close()
+
+
+def test_closed_batcher_refuses_at_once(monkeypatch):
+    monkeypatch.setattr(batcher, "ingest", _SlowIngest())
+    b = Batcher(gate=None)
+    b.close()
+    with pytest.raises(RuntimeError, match="stopped"):
+        b.ingest_now([_item(1)])
