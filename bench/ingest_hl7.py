@@ -11,6 +11,10 @@ index rows, compartments; planned beforehand, not timed) inserted by the store's
 messages per transaction as the writer groups them, with nothing else: no matching, no audit, no parsing.
 No pipeline on this database can go faster than that.
 
+`mllp_*` is the real-time path: the messages sent to the MLLP listener (`yilian mllp`) on a loopback
+socket, each waiting for its ACK before the next is sent (as HL7 senders do), over one connection and
+over eight at once (the listener ingests what arrives together as one batch).
+
 The messages are lab reports as the demo's tertiary hospital sends them: a chemistry panel of five results
 each, local LIS codes mapped to LOINC through the member's code table, for 500 patients the hospital
 registered beforehand (ADT^A28, not timed: a lab result is for a patient the MPI already knows).
@@ -19,6 +23,8 @@ registered beforehand (ADT^A28, not timed: a lab result is for a patient the MPI
 from __future__ import annotations
 
 import argparse
+import socket
+import threading
 import time
 
 import hl7
@@ -28,9 +34,11 @@ from yilian.demo.local_codes import code_tables
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
 from yilian.gate.caller import operator
+from yilian.gate.repository import Gate
 from yilian.ingest.hl7v2.decode import decode
 from yilian.ingest.hl7v2.message import Message
 from yilian.ingest.intake import hl7_items
+from yilian.ingest.mllp import END, START, MllpServer
 from yilian.ingest.pipeline import ingest
 from yilian.ingest.prepare import Work, prepare, preparing_processes
 from yilian.ingest.store import save_code_tables
@@ -99,18 +107,7 @@ def run(count: int, database_url: str | None = None, workers: int = 2) -> dict:
     }
     result["store_rows_only_msgs_per_s"] = round(count / store_rows_only(messages, database_url))
     for label, n_workers in (("full_path_1_process", 0), (f"full_path_{workers}_workers", workers)):
-        gate = fresh_gate(database_url)
-        handle(
-            gate,
-            operator(),
-            FhirRequest(
-                "PUT",
-                f"Organization/{MEMBER}",
-                body={"resourceType": "Organization", "id": MEMBER, "name": "bench"},
-            ),
-        )
-        save_code_tables(gate.engine, MEMBER, code_tables(MEMBER))
-        ingest(gate, [hl7_items(registration(n), member=MEMBER)[0] for n in range(min(count, PATIENTS))])
+        gate = _bench_member(database_url, count)
         items = [hl7_items(raw, member=MEMBER, source="bench")[0] for raw in messages]
         started = time.perf_counter()
         results = ingest(gate, items, workers=n_workers)
@@ -119,9 +116,60 @@ def run(count: int, database_url: str | None = None, workers: int = 2) -> dict:
         result["database"] = gate.engine.dialect.name
         result[f"{label}_msgs_per_s"] = round(count / seconds)
         result[f"{label}_resources_per_s"] = round(sum(r.resources for r in results) / seconds)
+    for connections, sent in ((1, min(count, 300)), (8, min(count, 1000))):
+        result[f"mllp_{connections}_connections_msgs_per_s"] = round(
+            mllp_rate(_bench_member(database_url, sent), messages[:sent], connections)
+        )
     result["preparing_processes_used"] = preparing_processes(workers)  # niced: the writer keeps its share
     result["machine"] = machine()
     return result
+
+
+def _bench_member(database_url: str | None, count: int) -> Gate:
+    """A fresh database with the bench's member, its code tables and its registered patients."""
+    gate = fresh_gate(database_url)
+    handle(
+        gate,
+        operator(),
+        FhirRequest(
+            "PUT",
+            f"Organization/{MEMBER}",
+            body={"resourceType": "Organization", "id": MEMBER, "name": "bench"},
+        ),
+    )
+    save_code_tables(gate.engine, MEMBER, code_tables(MEMBER))
+    ingest(gate, [hl7_items(registration(n), member=MEMBER)[0] for n in range(min(count, PATIENTS))])
+    return gate
+
+
+def mllp_rate(gate: Gate, messages: list[bytes], connections: int) -> float:
+    """Messages/s through the MLLP listener, `connections` senders each waiting for every ACK."""
+    server = MllpServer(gate, "127.0.0.1", 0)
+    server.start()
+    share = [messages[k::connections] for k in range(connections)]
+    accepted = [0] * connections
+
+    def send(k: int) -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+            buffer = b""
+            for raw in share[k]:
+                sock.sendall(START + raw + END)
+                while END not in buffer:
+                    buffer += sock.recv(65536)
+                ack, _, buffer = buffer.partition(END)
+                accepted[k] += b"MSA|AA" in ack
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(connections)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    server.shutdown()
+    server.server_close()
+    assert sum(accepted) == len(messages), f"{sum(accepted)} of {len(messages)} accepted"
+    return len(messages) / seconds
 
 
 def store_rows_only(messages: list[bytes], database_url: str | None, group: int = 500) -> float:
