@@ -111,6 +111,22 @@ def test_an_unknown_sender_is_stored_and_refused(gate):
     assert store.get_message(gate.engine, r.id).member == "m-a"
 
 
+def test_a_member_removed_from_the_alliance_is_refused_within_the_time_members_are_kept(
+    gate, fhir, member, monkeypatch
+):
+    """The sender's Organization is looked up once per MEMBERS_KEPT_S, not for every message."""
+    import yilian.ingest.pipeline as pipeline
+
+    clock = [1000.0]
+    monkeypatch.setattr(pipeline, "clock", lambda: clock[0])
+    assert send(gate, oru("T1"))[0].status == "processed"
+    assert fhir.delete("Organization/m-a").status in (200, 204)
+    assert send(gate, oru("T2"))[0].status == "processed"  # still known: no lookup
+    clock[0] += pipeline.MEMBERS_KEPT_S + 1
+    (refused,) = send(gate, oru("T3"))
+    assert refused.status == "rejected" and "not a member of the alliance" in refused.error
+
+
 def test_undecodable_bytes_are_still_stored(gate, member):
     (r,) = ingest(gate, hl7_items(b"\x80\x81garbage", member="m-a"))
     assert r.status == "rejected"

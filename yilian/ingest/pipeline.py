@@ -12,10 +12,14 @@ files) and every replay of a dead letter goes through `ingest` or `replay`.
 from __future__ import annotations
 
 import copy
+import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+
+from sqlalchemy import Engine
 
 from yilian.fhir.messages import FhirRequest, FhirResponse
 from yilian.fhir.outcomes import FhirError
@@ -227,14 +231,31 @@ def _resolve_merges(gate: Gate, caller, p: Prepared) -> dict:  # noqa: ANN001 - 
     return bundle
 
 
+MEMBERS_KEPT_S = 30.0  # a member found in the store is taken as known this long without asking again
+
+# engine -> member -> when it was last found. A real-time feed ingests a few messages at a time; asking the
+# router for the sender's Organization each time cost about a millisecond (and an audited search) a
+# message. A member removed from the alliance is refused within MEMBERS_KEPT_S.
+_members_found: weakref.WeakKeyDictionary[Engine, dict[str, float]] = weakref.WeakKeyDictionary()
+clock = time.monotonic  # (tests move it on)
+
+
 def _known_members(gate: Gate, members: set[str | None]) -> set[str]:
     """The members among `members` that are Organizations in the store (read through the router)."""
     wanted = sorted(m for m in members if m)
-    if not wanted:
-        return set()
+    found_at = _members_found.setdefault(gate.engine, {})
+    now = clock()
+    known = {m for m in wanted if now - found_at.get(m, -MEMBERS_KEPT_S) < MEMBERS_KEPT_S}
+    ask = [m for m in wanted if m not in known]
+    if not ask:
+        return known
     found = handle(
         gate,
         operator(),
-        FhirRequest("GET", "Organization", query=[("_id", ",".join(wanted)), ("_count", "1000")]),
+        FhirRequest("GET", "Organization", query=[("_id", ",".join(ask)), ("_count", "1000")]),
     )
-    return {e["resource"]["id"] for e in (found.resource() or {}).get("entry", [])}
+    for entry in (found.resource() or {}).get("entry", []):
+        member = entry["resource"]["id"]
+        found_at[member] = now
+        known.add(member)
+    return known

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -300,16 +301,35 @@ def save_code_tables(engine: Engine, member: str, tables: dict[str, Table]) -> i
             )
         if rows:
             conn.execute(insert(ingest_code_map), rows)
+    _tables_read.get(engine, {}).pop(member, None)
     return len(rows)
 
 
+CODE_TABLES_KEPT_S = 30.0  # a member's code tables read from the store are used this long without rereading
+
+# engine -> member -> (when read, the member's tables). A real-time feed ingests a few messages at a
+# time: reading every table row again for each would cost more than mapping them (0.55 ms a message
+# for the demo hospital's small tables). Saving tables here forgets them at once; a change made by
+# another process is seen within CODE_TABLES_KEPT_S.
+_tables_read: weakref.WeakKeyDictionary[Engine, dict[str | None, tuple[float, dict[str, Table]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def load_code_map(engine: Engine, member: str | None) -> CodeMap:
-    tables: dict[str, Table] = {}
-    if member:
-        with engine.connect() as conn:
-            rows = conn.execute(select(ingest_code_map).where(ingest_code_map.c.member == member)).all()
-        for r in rows:
-            tables.setdefault(r.kind, {})[r.local_code] = (r.local_display, orjson.loads(r.targets))
+    """The member's code tables (read again when older than CODE_TABLES_KEPT_S)."""
+    if not member:
+        return CodeMap(member, {})
+    kept = _tables_read.setdefault(engine, {})
+    read_at, tables = kept.get(member, (0.0, {}))
+    if time.monotonic() - read_at < CODE_TABLES_KEPT_S:
+        return CodeMap(member, tables)
+    tables = {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(ingest_code_map).where(ingest_code_map.c.member == member)).all()
+    for r in rows:
+        tables.setdefault(r.kind, {})[r.local_code] = (r.local_display, orjson.loads(r.targets))
+    kept[member] = (time.monotonic(), tables)
     return CodeMap(member, tables)
 
 
