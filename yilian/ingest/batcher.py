@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from yilian.ingest.pipeline import Result, ingest
 from yilian.ingest.store import Incoming
 
 MAX_BATCH = 500  # messages ingested together at most (one write transaction holds them all)
+LINGER_S = 0.002  # how long the senders of the last batch are waited for (see Batcher._gather)
 
 
 @dataclass
@@ -57,23 +59,35 @@ class Batcher:
         self._thread.join()
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
+        senders = 1  # how many senders the last batch answered: they are likely to send again at once
+        while True:
             first = self._queue.get()
             if first is None:
                 return
-            batch, size = [first], len(first.items)
-            while size < MAX_BATCH:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                batch.append(more)
-                size += len(more.items)
+            batch, stopping = self._gather(first, senders)
             self._ingest(batch)
+            senders = len(batch)
+            if stopping:
+                return
+
+    def _gather(self, first: _Waiting, expected: int) -> tuple[list[_Waiting], bool]:
+        """`first` and whatever else is waiting, up to MAX_BATCH messages. The senders the last batch
+        answered send their next messages a moment after their acknowledgements: for up to LINGER_S
+        they are waited for, so lock-step senders keep sharing batches (else the quickest would be
+        ingested alone, then the rest, in turn). A lone sender never waits."""
+        batch, size = [first], len(first.items)
+        until = time.monotonic() + LINGER_S
+        while size < MAX_BATCH:
+            wait = until - time.monotonic() if len(batch) < expected else 0
+            try:
+                more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                return batch, True
+            batch.append(more)
+            size += len(more.items)
+        return batch, False
 
     def _ingest(self, batch: list[_Waiting]) -> None:
         try:

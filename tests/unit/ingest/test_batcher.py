@@ -100,3 +100,43 @@ def test_closed_batcher_refuses_at_once(monkeypatch):
     b.close()
     with pytest.raises(RuntimeError, match="stopped"):
         b.ingest_now([_item(1)])
+
+
+def test_senders_in_lock_step_keep_sharing_batches(monkeypatch):
+    """Four senders each send five messages, one at a time, each waiting for its answer (as HL7 senders
+    do): the senders of a batch are waited for briefly, so they keep going together rather than the
+    quickest alone, then the others, in turn (which would take about ten batches)."""
+    fake = _SlowIngest()
+    monkeypatch.setattr(batcher, "ingest", fake)
+    monkeypatch.setattr(batcher, "LINGER_S", 0.5)  # generous: a loaded test machine schedules slowly
+    b = Batcher(gate=None)
+    start = threading.Barrier(4)
+
+    def sender(k: int) -> None:
+        start.wait()
+        for j in range(5):
+            b.ingest_now([_item(k * 100 + j)])
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        b.close()
+    assert sum(map(len, fake.batches)) == 20 and len(fake.batches) <= 7, [len(x) for x in fake.batches]
+
+
+def test_a_lone_sender_is_not_kept_waiting(monkeypatch):
+    fake = _SlowIngest()
+    monkeypatch.setattr(batcher, "ingest", fake)
+    monkeypatch.setattr(batcher, "LINGER_S", 5.0)
+    b = Batcher(gate=None)
+    try:
+        started = time.monotonic()
+        for n in range(3):
+            b.ingest_now([_item(n)])
+        assert time.monotonic() - started < 2.0  # three ingests of 0.05 s, no lingering for others
+    finally:
+        b.close()
