@@ -195,6 +195,35 @@ def test_sort_by_tag_and_security_reads_the_labels_kept_in_columns(fhir):
     )  # both largest codes are the columns' "R": a tie, broken by id
 
 
+def test_labels_of_resources_stored_before_the_labels_in_columns_flag_are_still_found(fhir, gate):
+    """Resources stored before `labels_in_columns` existed say so with a marker row at every level;
+    label searches, `:missing` and `_sort` read both ways. Here one is made to look like that."""
+    from sqlalchemy import update
+
+    from yilian.alliance.codes import CONFIDENTIALITY, GBT_LEVEL
+    from yilian.store.search.derived import LABELS_MARKER
+    from yilian.store.search.keys import param_key
+    from yilian.store.tables import idx_token, resources
+
+    made = [fhir.post("Patient", {"resourceType": "Patient", "name": [{"text": n}]}).resource() for n in "ab"]
+    with gate.engine.begin() as conn:
+        rid = conn.execute(
+            update(resources)
+            .where(resources.c.id == made[0]["id"])
+            .values(labels_in_columns=False)
+            .returning(resources.c.rid)
+        ).scalar_one()
+        marker = {"rid": rid, "param": param_key("Patient", LABELS_MARKER), "system": "", "value": "L4"}
+        conn.execute(idx_token.insert().values(**marker))
+    both = sorted(p["id"] for p in made)
+    assert sorted(ids(fhir.get(f"Patient?_security={GBT_LEVEL}|L4"))) == both
+    assert sorted(ids(fhir.get(f"Patient?_security={CONFIDENTIALITY}|R"))) == both
+    assert ids(fhir.get(f"Patient?_security={GBT_LEVEL}|L5")) == []
+    assert sorted(ids(fhir.get("Patient?_security:missing=false"))) == both
+    assert ids(fhir.get("Patient?_security:missing=true")) == []
+    assert sorted(ids(fhir.get("Patient?_sort=_security"))) == both
+
+
 def test_the_codes_a_sort_reads_from_columns_are_the_labels_each_resource_carries(fhir, gate):
     """What `_sort=_security` / `_tag` reads from the columns must be exactly the codes meta holds, for
     each level the labeller gives (1–2 the directory, 4 a record; 'L' is the confidentiality of the low)."""

@@ -127,6 +127,9 @@ def insert_prepared(conn: Connection, prepared: list[Prepared]) -> list[Stored]:
     return stored
 
 
+_REDACT = LABEL_COLUMNS.index("redact")  # in a prepared resource's labels
+
+
 def insert_batch(conn: Connection, batch: PreparedBatch) -> list[Stored]:
     """Insert a batch of prepared version-1 resources: one block of rids, one executemany per table.
     Returns the stored resources in key order."""
@@ -142,10 +145,8 @@ def insert_batch(conn: Connection, batch: PreparedBatch) -> list[Stored]:
     dialect.insert_keyed(conn, "resources", RESOURCE_COLUMNS, sealed.resources, base)
     _insert_indexes(conn, sealed, base)
     return [
-        Stored(rids[key], rtype, rid_id, version, updated, False, member, content, redact=redact)
-        for key, rtype, rid_id, version, updated, _deleted, member, content, *_labels, redact in (
-            batch.resources
-        )
+        Stored(rids[key], rtype, rid_id, version, updated, False, member, content, redact=labels[_REDACT])
+        for key, rtype, rid_id, version, updated, _deleted, member, content, *labels in batch.resources
     ]
 
 
@@ -158,7 +159,7 @@ def _insert_indexes(conn: Connection, batch: PreparedBatch, base: int) -> None:
 
 def _from_prepared(p: Prepared) -> Stored:
     return Stored(
-        p.rid, p.type, p.id, p.version, p.last_updated, False, p.member, p.content, redact=p.labels[3]
+        p.rid, p.type, p.id, p.version, p.last_updated, False, p.member, p.content, redact=p.labels[_REDACT]
     )
 
 

@@ -26,7 +26,7 @@ class Prepared:
     content: bytes
     index: dict[str, list[tuple]]  # IndexRows field -> rows without the rid (prepended when inserted)
     patients: set[str]
-    labels: tuple = (4, "MA", None, None)  # level, category, sensitivity, redact (see LABEL_COLUMNS)
+    labels: tuple = (4, "MA", None, None, False)  # level, category, sensitivity, redact, in columns
 
     def resource_row(self) -> tuple:
         return (
@@ -42,7 +42,7 @@ class Prepared:
         )
 
 
-LABEL_COLUMNS = ("level", "category", "sensitivity", "redact")
+LABEL_COLUMNS = ("level", "category", "sensitivity", "redact", "labels_in_columns")
 
 
 def label_columns(resource: dict) -> tuple:
@@ -120,9 +120,10 @@ def _prepare(
     found = extract(resource)
     patients = compartment_patients(resource, found)
     drop_covered(rtype, found.strings, found.tokens, found.quantities, found.references)
-    drop_column_labels(found.tokens, member, resource["meta"].get("security"))
+    in_columns = drop_column_labels(found.tokens, member, resource["meta"].get("security"))
     index = _index_rows(found, key, _param_keys(rtype))
-    return member, rtype, index, patients, orjson.dumps(resource), label_columns(resource)
+    labels = (*label_columns(resource), in_columns)
+    return member, rtype, index, patients, orjson.dumps(resource), labels
 
 
 def _index_rows(found: IndexRows, key: int, param: dict[str, int]) -> dict[str, set[tuple]]:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -44,6 +45,8 @@ resources = Table(
     Column("category", String(4), nullable=False, server_default="MA"),
     Column("sensitivity", String(16)),  # HIV, STD, PSY, GDIS for level-5 data: what a consent must name
     Column("redact", String(200)),  # elements to redact for readers without the right (space-separated)
+    # The labels above are all meta.security holds of them (store/search/derived.py: no label index rows).
+    Column("labels_in_columns", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("type", "id", name="uq_resources_type_id"),
 )
 Index("ix_resources_type_updated", resources.c.type, resources.c.last_updated)

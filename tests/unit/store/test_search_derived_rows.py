@@ -56,23 +56,34 @@ def test_labels_the_columns_cannot_reproduce_keep_every_row():
             ("_security", s["system"], s["code"]) for s in security
         ]
         assert not [t for t in kept if t[0] == LABELS_MARKER]
+        assert drop_column_labels(list(kept), None, security) is False
 
 
-def test_labels_the_gate_writes_always_reduce_to_the_marker():
-    for resource in (
-        {"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "1-8"}]}},
-        {
-            "resourceType": "Condition",
-            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "B20"}]},
-        },
-        {"resourceType": "Organization"},
+def test_labels_the_gate_writes_always_go_to_the_columns_with_a_marker_only_off_level_4():
+    """Level 4 (nearly every record) needs no row at all; the few of other levels keep a marker row so a
+    search for them stays an index probe."""
+    for resource, marker in (
+        (
+            {
+                "resourceType": "Observation",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "1-8"}]},
+            },
+            [],
+        ),
+        (
+            {
+                "resourceType": "Condition",
+                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "B20"}]},
+            },
+            [(LABELS_MARKER, None, "L5")],
+        ),
+        ({"resourceType": "Organization"}, [(LABELS_MARKER, None, "L1")]),
     ):
         label(resource)
-        kept = tokens_after(resource["meta"]["security"])
-        assert [t for t in kept if t[0] == "_security"] == [], resource["resourceType"]
-        assert [t for t in kept if t[0] == LABELS_MARKER] == [
-            (LABELS_MARKER, None, resource["meta"]["security"][1]["code"])
-        ]
+        tokens = [("_security", s["system"], s["code"]) for s in resource["meta"]["security"]]
+        assert drop_column_labels(tokens, "m-a", resource["meta"]["security"]) is True
+        assert [t for t in tokens if t[0] == "_security"] == [], resource["resourceType"]
+        assert [t for t in tokens if t[0] == LABELS_MARKER] == marker, resource["resourceType"]
 
 
 def test_a_tag_of_another_member_than_the_column_keeps_its_row():
@@ -108,14 +119,16 @@ def test_prepared_rows_and_columns_of_a_labelled_observation():
     }
     label(obs)
     p = prepare(obs, rid=0, rid_id="o1", version=1, now=0.0, member="m-a")
-    assert p.member == "m-a" and p.labels == label_columns(obs)
+    assert p.member == "m-a" and p.labels == (*label_columns(obs), True)  # in columns, no row for them
     params = {row[0] for rows in p.index.values() for row in rows}
     obs["subject"] = {"reference": "Patient/p1"}
     p = prepare(obs, rid=0, rid_id="o1", version=1, now=0.0, member="m-a")
     params = {row[0] for rows in p.index.values() for row in rows}
     for gone in ("_tag", "_security", "combo-code", "combo-code:text", "combo-value-quantity", "subject"):
         assert param_key("Observation", gone) not in params, gone
-    for kept in ("code", "value-quantity", "patient", LABELS_MARKER):
+    for gone in (LABELS_MARKER,):  # level 4: the resource row's labels_in_columns says it all
+        assert param_key("Observation", gone) not in params, gone
+    for kept in ("code", "value-quantity", "patient"):
         assert param_key("Observation", kept) in params, kept
 
 

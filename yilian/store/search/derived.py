@@ -9,13 +9,15 @@ Two kinds, both exact (a search finds the same resources as if every row had bee
 - Column labels: the source-member tag is the `member` column, and the GB/T 39725 labels the gate writes
   (category, level, the confidentiality that follows from the level, the sensitivity class) are the
   label columns. The member tag row is left out whenever the column is set; the label rows are left out
-  only when the columns reproduce them exactly, and then one marker row (`_security:columns`, value the
-  level code "L4") says so and keeps level, confidentiality and sensitivity searches on an index probe
-  (level 5 alone has a sensitivity class). A search on `_tag` / `_security` matches the rows or the
-  columns.
+  only when the columns reproduce them exactly, and then the `labels_in_columns` column says so. A
+  resource of a level other than UNMARKED_LEVEL also gets one marker row (`_security:columns`, value
+  its level code, "L5"), which keeps searches for those few on an index probe (level 5 alone has a
+  sensitivity class); the many of UNMARKED_LEVEL need no row: a search for them reads most of the type
+  anyway. A search on `_tag` / `_security` matches the rows or the columns.
 
 Rows written before this existed stay valid: each search matches rows OR columns, so a resource found
-through both is found once.
+through both is found once; resources stored before `labels_in_columns` existed have a marker row at
+every level, which the searches read too.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def _covering_by_key() -> dict[int, tuple[int, ...]]:
 
 
 LABELS_MARKER = "_security:columns"  # a code no search can name (a modifier would be split off)
+UNMARKED_LEVEL = 4  # identified clinical records (GB/T 39725 level 4): nearly everything the store holds
 LABEL_SYSTEMS = (GBT_CATEGORY, GBT_LEVEL, CONFIDENTIALITY, ACT_CODE)
 
 
@@ -127,11 +130,13 @@ def _without_covered(rows: list, covers: dict[str, tuple[str, ...]]) -> list:
     return [row for row in rows if row not in repeated]
 
 
-def drop_column_labels(tokens: list, member: str | None, security: object) -> None:
-    """Leave out the `_tag` / `_security` token rows the member and label columns answer (in place)."""
+def drop_column_labels(tokens: list, member: str | None, security: object) -> bool:
+    """Leave out the `_tag` / `_security` token rows the member and label columns answer (in place);
+    returns whether the label columns stand for the labels (then a level other than UNMARKED_LEVEL
+    gets its marker row)."""
     labels = _column_labels(security)
     if not (isinstance(member, str) and member) and labels is None:
-        return
+        return False
     with_labels = labels is not None
     kept = [
         row
@@ -139,9 +144,10 @@ def drop_column_labels(tokens: list, member: str | None, security: object) -> No
         if not (row[0] == "_tag" and row[1] == SOURCE_MEMBER and row[2] == member)
         and not (with_labels and row[0] == "_security" and row[1] in LABEL_SYSTEMS)
     ]
-    if labels is not None:
+    if labels is not None and labels[1] != UNMARKED_LEVEL:
         kept.append((LABELS_MARKER, None, f"L{labels[1]}"))
     tokens[:] = kept
+    return with_labels
 
 
 def _column_labels(security: object) -> tuple | None:
@@ -224,12 +230,17 @@ def _member_match(value: str) -> ColumnElement[bool]:
 
 
 def _marked(resource_type: str, *levels: str, exclude: bool = False) -> ColumnElement[bool]:
-    """Resources whose label rows the columns stand for (with one of `levels`, or none of them)."""
+    """Resources whose label rows the columns stand for (with one of `levels`, or none of them): those
+    with `labels_in_columns` at UNMARKED_LEVEL (when it is asked for), and those with a marker row."""
     tok = idx_token.c
     rows = select(tok.rid).where(tok.param == param_key(resource_type, LABELS_MARKER))
-    if levels:
-        rows = rows.where(tok.value.not_in(levels) if exclude else tok.value.in_(levels))
-    return R.rid.in_(rows)
+    unmarked = f"L{UNMARKED_LEVEL}"
+    if not levels:
+        return R.labels_in_columns | R.rid.in_(rows)
+    rows = rows.where(tok.value.not_in(levels) if exclude else tok.value.in_(levels))
+    if (unmarked in levels) == exclude:  # the unmarked level is not asked for
+        return R.rid.in_(rows)
+    return (R.labels_in_columns & (R.level == UNMARKED_LEVEL)) | R.rid.in_(rows)
 
 
 def _label_match(resource_type: str, value: str) -> ColumnElement[bool]:
