@@ -33,33 +33,47 @@ class _SlowIngest:
         return [Result(n, "processed", resources=len(i.payload)) for n, i in enumerate(items)]
 
 
-def _send_together(b: Batcher, senders: int, per_sender: int) -> list[list[Result] | BaseException]:
-    out: list = [None] * senders
+@pytest.fixture
+def batching(monkeypatch):  # noqa: ANN201
+    """A Batcher whose ingest is a _SlowIngest: (the fake, the batcher), closed afterwards."""
+    fake = _SlowIngest()
+    monkeypatch.setattr(batcher, "ingest", fake)
+    b = Batcher(gate=None)
+    yield fake, b
+    b.close()
+
+
+def _at_once(senders: int, send) -> None:  # noqa: ANN001 - send(k)
+    """Run send(0..senders-1) in threads that start together; return when all are done."""
     start = threading.Barrier(senders)
 
-    def send(k: int) -> None:
+    def run(k: int) -> None:
         start.wait()
+        send(k)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _send_together(b: Batcher, senders: int, per_sender: int) -> list[list[Result] | BaseException]:
+    out: list = [None] * senders
+
+    def send(k: int) -> None:
         try:
             out[k] = b.ingest_now([_item(k * 100 + j) for j in range(per_sender)])
         except RuntimeError as err:
             out[k] = err
 
-    threads = [threading.Thread(target=send, args=(k,)) for k in range(senders)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _at_once(senders, send)
     return out
 
 
-def test_senders_arriving_together_share_a_batch_and_get_their_own_results(monkeypatch):
-    fake = _SlowIngest()
-    monkeypatch.setattr(batcher, "ingest", fake)
-    b = Batcher(gate=None)
-    try:
-        out = _send_together(b, senders=8, per_sender=2)
-    finally:
-        b.close()
+def test_senders_arriving_together_share_a_batch_and_get_their_own_results(batching):
+    fake, b = batching
+    out = _send_together(b, senders=8, per_sender=2)
     assert len(fake.batches) < 8  # the first is ingested alone at once; the others waited and went together
     assert sorted(p for batch in fake.batches for p in batch) == sorted(
         _item(k * 100 + j).payload for k in range(8) for j in range(2)
@@ -69,29 +83,20 @@ def test_senders_arriving_together_share_a_batch_and_get_their_own_results(monke
         assert [r.resources for r in results] == [len(_item(k * 100 + j).payload) for j in range(2)]
 
 
-def test_a_batch_is_never_larger_than_the_cap(monkeypatch):
-    fake = _SlowIngest()
-    monkeypatch.setattr(batcher, "ingest", fake)
+def test_a_batch_is_never_larger_than_the_cap(batching, monkeypatch):
+    fake, b = batching
     monkeypatch.setattr(batcher, "MAX_BATCH", 3)
-    b = Batcher(gate=None)
-    try:
-        _send_together(b, senders=10, per_sender=1)
-    finally:
-        b.close()
+    _send_together(b, senders=10, per_sender=1)
     assert max(len(batch) for batch in fake.batches) <= 3 and sum(map(len, fake.batches)) == 10
 
 
-def test_an_error_reaches_every_sender_of_the_batch_and_the_next_batch_still_runs(monkeypatch):
-    fake = _SlowIngest(fail=True)
-    monkeypatch.setattr(batcher, "ingest", fake)
-    b = Batcher(gate=None)
-    try:
-        out = _send_together(b, senders=4, per_sender=1)
-        assert all(isinstance(o, RuntimeError) and "database is gone" in str(o) for o in out)
-        fake.fail = False
-        assert [r.status for r in b.ingest_now([_item(1)])] == ["processed"]
-    finally:
-        b.close()
+def test_an_error_reaches_every_sender_of_the_batch_and_the_next_batch_still_runs(batching):
+    fake, b = batching
+    fake.fail = True
+    out = _send_together(b, senders=4, per_sender=1)
+    assert all(isinstance(o, RuntimeError) and "database is gone" in str(o) for o in out)
+    fake.fail = False
+    assert [r.status for r in b.ingest_now([_item(1)])] == ["processed"]
 
 
 def test_closed_batcher_refuses_at_once(monkeypatch):
@@ -102,41 +107,25 @@ def test_closed_batcher_refuses_at_once(monkeypatch):
         b.ingest_now([_item(1)])
 
 
-def test_senders_in_lock_step_keep_sharing_batches(monkeypatch):
+def test_senders_in_lock_step_keep_sharing_batches(batching, monkeypatch):
     """Four senders each send five messages, one at a time, each waiting for its answer (as HL7 senders
     do): the senders of a batch are waited for briefly, so they keep going together rather than the
     quickest alone, then the others, in turn (which would take about ten batches)."""
-    fake = _SlowIngest()
-    monkeypatch.setattr(batcher, "ingest", fake)
+    fake, b = batching
     monkeypatch.setattr(batcher, "LINGER_S", 0.5)  # generous: a loaded test machine schedules slowly
-    b = Batcher(gate=None)
-    start = threading.Barrier(4)
 
     def sender(k: int) -> None:
-        start.wait()
         for j in range(5):
             b.ingest_now([_item(k * 100 + j)])
 
-    threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        b.close()
+    _at_once(4, sender)
     assert sum(map(len, fake.batches)) == 20 and len(fake.batches) <= 7, [len(x) for x in fake.batches]
 
 
-def test_a_lone_sender_is_not_kept_waiting(monkeypatch):
-    fake = _SlowIngest()
-    monkeypatch.setattr(batcher, "ingest", fake)
+def test_a_lone_sender_is_not_kept_waiting(batching, monkeypatch):
+    _fake, b = batching
     monkeypatch.setattr(batcher, "LINGER_S", 5.0)
-    b = Batcher(gate=None)
-    try:
-        started = time.monotonic()
-        for n in range(3):
-            b.ingest_now([_item(n)])
-        assert time.monotonic() - started < 2.0  # three ingests of 0.05 s, no lingering for others
-    finally:
-        b.close()
+    started = time.monotonic()
+    for n in range(3):
+        b.ingest_now([_item(n)])
+    assert time.monotonic() - started < 2.0  # three ingests of 0.05 s, no lingering for others
