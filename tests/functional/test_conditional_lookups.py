@@ -206,6 +206,20 @@ def test_a_bundles_token_criteria_are_looked_up_in_one_statement(fhir, engine):
     assert len(lookups) == 1, lookups  # six criteria, one statement
 
 
+def test_the_lookup_statement_is_built_once_for_a_caller_s_transactions(fhir):
+    """A feed writing one message per transaction reuses the statement built on its (cached) scope."""
+    from yilian.gate import repository as gated
+
+    a = fhir.as_(HIS_A)
+    built = gated._tokens_lookup.cache_info().misses
+    for n in range(3):
+        bundle = transaction(create(f"urn:uuid:{n}", patient(str(n), "甲"), f"identifier={MRN}|{n}"))
+        assert statuses(a.post("", bundle)) == ["201 Created"]
+    # built at most once (twice if a minute turned meanwhile: scopes are cached per minute)
+    assert gated._tokens_lookup.cache_info().misses - built <= 2
+    assert gated._tokens_lookup.cache_info().hits >= 1
+
+
 def test_a_value_many_resources_share_is_read_at_most_twice_per_criterion(fhir, gate):
     """Telling one match from several takes two rows: a criterion thousands of resources satisfy (a
     shared status, a reused identifier) must not load them all, in one lookup or many."""
