@@ -56,6 +56,13 @@ class Gate:
         self.settings = settings
         self.observers: list[Observer] = []
 
+    def through(self, engine: Engine) -> Gate:
+        """The same gate (settings, observers) writing through another engine of the same database, such
+        as one whose SQLite checkpoints run in the background (store.dialect.background_checkpoints)."""
+        other = Gate(engine, self.settings)
+        other.observers = self.observers
+        return other
+
     def notify(self, access: Access) -> None:
         for observer in self.observers:
             observer.observe(access)

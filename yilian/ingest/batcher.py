@@ -7,6 +7,8 @@ connections went slower together (91 messages/s) than one alone (110). Here ever
 messages to one ingesting thread, which takes whatever has arrived meanwhile (up to MAX_BATCH messages)
 and ingests it as one batch: a lone sender waits no longer than before, and many senders share the
 fixed costs instead of queueing for the lock. Each sender gets back its own messages' results, in order.
+The thread writes with SQLite's checkpoints in the background (copying the WAL back into the database,
+with its fsync, was a fifth of a lone message's time: 5.8 -> 5.1-5.4 ms).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from yilian.gate.repository import Gate
 from yilian.ingest.pipeline import Result, ingest
 from yilian.ingest.store import Incoming
+from yilian.store import dialect
 
 MAX_BATCH = 500  # messages ingested together at most (one write transaction holds them all)
 LINGER_S = 0.002  # how long the senders of the last batch are waited for (see Batcher._gather)
@@ -60,15 +63,17 @@ class Batcher:
 
     def _run(self) -> None:
         senders = 1  # how many senders the last batch answered: they are likely to send again at once
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch, stopping = self._gather(first, senders)
-            self._ingest(batch)
-            senders = len(batch)
-            if stopping:
-                return
+        with dialect.background_checkpoints(self.gate.engine) as engine:
+            gate = self.gate.through(engine)
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch, stopping = self._gather(first, senders)
+                self._ingest(gate, batch)
+                senders = len(batch)
+                if stopping:
+                    return
 
     def _gather(self, first: _Waiting, expected: int) -> tuple[list[_Waiting], bool]:
         """`first` and whatever else is waiting, up to MAX_BATCH messages. The senders the last batch
@@ -89,9 +94,9 @@ class Batcher:
             size += len(more.items)
         return batch, False
 
-    def _ingest(self, batch: list[_Waiting]) -> None:
+    def _ingest(self, gate: Gate, batch: list[_Waiting]) -> None:
         try:
-            results = ingest(self.gate, [item for w in batch for item in w.items])
+            results = ingest(gate, [item for w in batch for item in w.items])
         except BaseException as err:  # each sender gets the error (its connection reports it)
             for w in batch:
                 w.error = err

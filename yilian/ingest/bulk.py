@@ -65,9 +65,7 @@ def load_paths(
     """Load the files; `on_progress(stats)` is called as sources are written or rejected (progress)."""
     warm_up()
     with quiet_gc(), dialect.background_checkpoints(gate.engine) as engine:
-        writer = Gate(engine, gate.settings)  # the same database and observers, checkpointing aside
-        writer.observers = gate.observers
-        return _load(writer, caller, paths, workers, on_progress, stop_on_error)
+        return _load(gate.through(engine), caller, paths, workers, on_progress, stop_on_error)
 
 
 def _load(

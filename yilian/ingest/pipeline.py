@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-
 from yilian.fhir.messages import FhirRequest, FhirResponse
 from yilian.fhir.outcomes import FhirError
 from yilian.fhir.router import handle, handle_group
@@ -233,17 +231,18 @@ def _resolve_merges(gate: Gate, caller, p: Prepared) -> dict:  # noqa: ANN001 - 
 
 MEMBERS_KEPT_S = 30.0  # a member found in the store is taken as known this long without asking again
 
-# engine -> member -> when it was last found. A real-time feed ingests a few messages at a time; asking the
-# router for the sender's Organization each time cost about a millisecond (and an audited search) a
-# message. A member removed from the alliance is refused within MEMBERS_KEPT_S.
-_members_found: weakref.WeakKeyDictionary[Engine, dict[str, float]] = weakref.WeakKeyDictionary()
+# engine's pool (shared by its variants with other execution options) -> member -> when it was last
+# found. A real-time feed ingests a few messages at a time; asking the router for the sender's
+# Organization each time cost about a millisecond (and an audited search) a message. A member removed
+# from the alliance is refused within MEMBERS_KEPT_S.
+_members_found: weakref.WeakKeyDictionary[object, dict[str, float]] = weakref.WeakKeyDictionary()
 clock = time.monotonic  # (tests move it on)
 
 
 def _known_members(gate: Gate, members: set[str | None]) -> set[str]:
     """The members among `members` that are Organizations in the store (read through the router)."""
     wanted = sorted(m for m in members if m)
-    found_at = _members_found.setdefault(gate.engine, {})
+    found_at = _members_found.setdefault(gate.engine.pool, {})
     now = clock()
     known = {m for m in wanted if now - found_at.get(m, -MEMBERS_KEPT_S) < MEMBERS_KEPT_S}
     ask = [m for m in wanted if m not in known]

@@ -301,17 +301,18 @@ def save_code_tables(engine: Engine, member: str, tables: dict[str, Table]) -> i
             )
         if rows:
             conn.execute(insert(ingest_code_map), rows)
-    _tables_read.get(engine, {}).pop(member, None)
+    _tables_read.get(engine.pool, {}).pop(member, None)
     return len(rows)
 
 
 CODE_TABLES_KEPT_S = 30.0  # a member's code tables read from the store are used this long without rereading
 
-# engine -> member -> (when read, the member's tables). A real-time feed ingests a few messages at a
+# engine's pool (shared by its variants with other execution options) -> member -> (when read, the
+# member's tables). A real-time feed ingests a few messages at a
 # time: reading every table row again for each would cost more than mapping them (0.55 ms a message
 # for the demo hospital's small tables). Saving tables here forgets them at once; a change made by
 # another process is seen within CODE_TABLES_KEPT_S.
-_tables_read: weakref.WeakKeyDictionary[Engine, dict[str | None, tuple[float, dict[str, Table]]]] = (
+_tables_read: weakref.WeakKeyDictionary[object, dict[str | None, tuple[float, dict[str, Table]]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -320,7 +321,7 @@ def load_code_map(engine: Engine, member: str | None) -> CodeMap:
     """The member's code tables (read again when older than CODE_TABLES_KEPT_S)."""
     if not member:
         return CodeMap(member, {})
-    kept = _tables_read.setdefault(engine, {})
+    kept = _tables_read.setdefault(engine.pool, {})
     read_at, tables = kept.get(member, (0.0, {}))
     if time.monotonic() - read_at < CODE_TABLES_KEPT_S:
         return CodeMap(member, tables)

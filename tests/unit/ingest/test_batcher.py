@@ -7,11 +7,19 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import create_engine
 
+from yilian.config import Settings
+from yilian.gate.repository import Gate
 from yilian.ingest import batcher
 from yilian.ingest.batcher import Batcher
 from yilian.ingest.pipeline import Result
 from yilian.ingest.store import Incoming
+
+
+def _gate() -> Gate:
+    """A gate on an empty in-memory database (the batcher's ingest is faked: it is only passed along)."""
+    return Gate(create_engine("sqlite://"), Settings(_env_file=None))
 
 
 def _item(n: int) -> Incoming:
@@ -38,7 +46,7 @@ def batching(monkeypatch):  # noqa: ANN201
     """A Batcher whose ingest is a _SlowIngest: (the fake, the batcher), closed afterwards."""
     fake = _SlowIngest()
     monkeypatch.setattr(batcher, "ingest", fake)
-    b = Batcher(gate=None)
+    b = Batcher(_gate())
     yield fake, b
     b.close()
 
@@ -101,7 +109,7 @@ def test_an_error_reaches_every_sender_of_the_batch_and_the_next_batch_still_run
 
 def test_closed_batcher_refuses_at_once(monkeypatch):
     monkeypatch.setattr(batcher, "ingest", _SlowIngest())
-    b = Batcher(gate=None)
+    b = Batcher(_gate())
     b.close()
     with pytest.raises(RuntimeError, match="stopped"):
         b.ingest_now([_item(1)])
@@ -129,3 +137,25 @@ def test_a_lone_sender_is_not_kept_waiting(batching, monkeypatch):
     for n in range(3):
         b.ingest_now([_item(n)])
     assert time.monotonic() - started < 2.0  # three ingests of 0.05 s, no lingering for others
+
+
+def test_the_batcher_leaves_sqlite_checkpoints_to_a_thread_of_their_own(gate, backend, monkeypatch):
+    """Copying the WAL back (with its fsync) is kept off the path of a message waiting for its ACK."""
+    if backend != "sqlite":
+        pytest.skip("a SQLite write-ahead log")
+    from yilian.store import dialect
+
+    seen = []
+
+    def ingest(g, items):  # noqa: ANN001, ANN202
+        with g.engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
+            seen.append(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+        return [Result(0, "processed") for _ in items]
+
+    monkeypatch.setattr(batcher, "ingest", ingest)
+    b = Batcher(gate)
+    try:
+        b.ingest_now([_item(1)])
+    finally:
+        b.close()
+    assert seen == [0]
