@@ -23,7 +23,17 @@ def settings() -> Settings:
 
 @cache
 def gate() -> Gate:
-    return build_gate(settings())
+    """The gate, once the database's schema is known to be this code's (else a readable error)."""
+    from yilian.store import schema
+
+    built = build_gate(settings())
+    if not schema.is_current(built.engine):
+        where = built.engine.url.render_as_string(hide_password=True)
+        raise fail(
+            f"The database at {where} is not set up for this version of Yilian (its schema is missing or "
+            "older): run `yilian db upgrade` first (`yilian demo` and `yilian serve` do it themselves)"
+        )
+    return built
 
 
 def fail(err: FhirError | str) -> typer.Exit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -54,7 +55,10 @@ def file(
         None, help="The member's CSV mapping (TOML); kept for later files and replays."
     ),
     kind: str = typer.Option(None, help="CSV: the kind of every file (patients, visits, results...)."),
-    workers: int = typer.Option(0, help="Processes that parse and map ahead of the writer."),
+    workers: int = typer.Option(
+        min(2, os.cpu_count() or 1),
+        help="Processes that parse and map ahead of the writer (0: none; used for 50 messages or more).",
+    ),
 ) -> None:
     """Ingest files from a member: every message is stored and processed; refused ones are kept as dead
     letters."""
@@ -72,17 +76,19 @@ def file(
             mapped = register_mapping(gate(), member, mapping.read_text(encoding="utf-8"))
             console.print(f"Mapping of {member} saved ({mapped} local codes mapped)")
         total = sum(len(files_of(p)) for p in paths)
+        g = gate()
         started = time.perf_counter()
         with _progress() as progress:
             task = progress.add_task("接收 Ingesting", total=None)
             results = ingest_paths(
-                gate(),
+                g,
                 paths,
                 member=member,
                 fmt=format,
                 kind=kind,
                 workers=workers,
                 on_progress=lambda n: progress.advance(task, n),
+                on_total=lambda n: progress.update(task, total=n),
             )
     except (IngestError, FhirError) as err:
         raise fail(err if isinstance(err, FhirError) else str(err)) from None

@@ -30,6 +30,7 @@ def load(
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise fail(f"No such file or folder: {', '.join(map(str, missing))}")
+    g = gate()
     started = time.perf_counter()
     # Progress in bytes of the files as stored: known at once from their sizes, where counting an
     # archive's bundles first would mean decompressing all of it before loading any.
@@ -48,7 +49,7 @@ def load(
 
         try:
             stats = load_paths(
-                gate(), operator(), paths, workers=workers, on_progress=advance, stop_on_error=stop_on_error
+                g, operator(), paths, workers=workers, on_progress=advance, stop_on_error=stop_on_error
             )
         except FhirError as err:
             raise fail(err) from None

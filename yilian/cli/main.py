@@ -58,9 +58,14 @@ def db_upgrade() -> None:
 
 def _upgrade() -> None:
     from yilian.store import schema
+    from yilian.store.engine import make_engine
 
-    schema.upgrade(gate().engine)
-    console.print(f"数据库已是最新 Database at revision {schema.current_revision(gate().engine)}")
+    engine = make_engine(settings())  # (not gate(): that refuses a database not yet upgraded)
+    try:
+        schema.upgrade(engine)
+        console.print(f"数据库已是最新 Database at revision {schema.current_revision(engine)}")
+    finally:
+        engine.dispose()
 
 
 @app.command()

@@ -82,11 +82,16 @@ def ingest_paths(
     kind: str | None = None,
     workers: int = 0,
     on_progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> list[Result]:
+    """Ingest every message of the files; `on_total(n)` learns how many there are once they are read,
+    `on_progress(k)` how many more are done."""
     items: list[Incoming] = []
     for path in paths:
         for file in files_of(path):
             items += items_of(gate, file, member=member, fmt=fmt, kind=kind)
+    if on_total:
+        on_total(len(items))
     return ingest(gate, items, workers=workers, on_progress=on_progress)
 
 

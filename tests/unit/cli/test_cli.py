@@ -122,3 +122,15 @@ def test_readme_documents_every_command():
         "make test",
     ):
         assert command in readme
+
+
+def test_a_database_not_yet_upgraded_is_refused_readably(cli_db, tmp_path):
+    """Every command but `db upgrade` (and those that upgrade themselves) checks the schema first."""
+    (tmp_path / "p.json").write_bytes(bundle({"resourceType": "Patient", "gender": "male"}))
+    for args in (("load", str(tmp_path / "p.json")), ("ingest", "dead-letters"), ("users", "list")):
+        result = run(*args)
+        assert result.exit_code == 1, args
+        assert "yilian db upgrade" in result.output and "Traceback" not in result.output, args
+    assert run("db", "upgrade").exit_code == 0
+    common.gate.cache_clear()
+    assert run("load", str(tmp_path / "p.json"), "--workers", "0").exit_code == 0
