@@ -205,7 +205,7 @@ class GatedRepository:
     def _find_by_tokens(self, lookups: list[tuple[str, str, str | None, str]]) -> list[list[Stored]]:
         """Up to two matches of each `rtype?code=[system|]value`, in the caller's scope, in one statement."""
         if self._tokens_lookup is None:
-            self._tokens_lookup = _tokens_lookup(self.scope)
+            self._tokens_lookup = _cached_tokens_lookup(self.scope)
         stmt = self._tokens_lookup
         keys = [param_key(rtype, code) for rtype, code, _system, _value in lookups]
         rows = repository.run_tokens_lookup(
@@ -379,7 +379,7 @@ class GatedRepository:
 
 # Scopes are cached per caller and minute (policy._read_scope): the statement built on one is reused by
 # every transaction of that minute (a feed writing a message at a time built it each time: ~0.3 ms).
-_tokens_lookup = lru_cache(maxsize=256)(repository.tokens_lookup)
+_cached_tokens_lookup = lru_cache(maxsize=256)(repository.tokens_lookup)
 
 
 def single_token(rtype: str, pairs: list[tuple[str, str]]) -> tuple[str, str | None, str] | None:
