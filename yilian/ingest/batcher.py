@@ -47,11 +47,11 @@ class Batcher:
 
     def ingest_now(self, items: Sequence[Incoming]) -> list[Result]:
         """Store, process and record the messages (with whatever else is waiting); one Result each."""
-        if not self._thread.is_alive():
-            raise RuntimeError("The ingesting thread has stopped")
         waiting = _Waiting(items)
         self._queue.put(waiting)
-        waiting.done.wait()
+        while not waiting.done.wait(1.0):  # (a thread that has died never answers: do not wait for it)
+            if not self._thread.is_alive():
+                raise RuntimeError("The ingesting thread has stopped")
         if waiting.error is not None:
             raise waiting.error
         return waiting.results
