@@ -16,6 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ LINGER_S = 0.002  # how long the senders of the last batch are waited for (see B
 @dataclass
 class _Waiting:
     items: Sequence[Incoming]
+    sender: int = field(default_factory=threading.get_ident)  # the sending thread (an MLLP connection)
     done: threading.Event = field(default_factory=threading.Event)
     results: list[Result] = field(default_factory=list)
     error: BaseException | None = None
@@ -62,24 +64,27 @@ class Batcher:
         self._thread.join()
 
     def _run(self) -> None:
-        senders = 1  # how many senders the last batch answered: they are likely to send again at once
+        # The senders of the last two batches: they are likely to send again at once. (Two, not one:
+        # senders that fell into two groups answered in turn would otherwise stay two groups.)
+        recent: deque[set[int]] = deque(maxlen=2)
         with dialect.background_checkpoints(self.gate.engine) as engine:
             gate = self.gate.through(engine)
             while True:
                 first = self._queue.get()
                 if first is None:
                     return
-                batch, stopping = self._gather(first, senders)
+                batch, stopping = self._gather(first, len(set().union(*recent)))
                 self._ingest(gate, batch)
-                senders = len(batch)
+                recent.append({w.sender for w in batch})
                 if stopping:
                     return
 
     def _gather(self, first: _Waiting, expected: int) -> tuple[list[_Waiting], bool]:
-        """`first` and whatever else is waiting, up to MAX_BATCH messages. The senders the last batch
-        answered send their next messages a moment after their acknowledgements: for up to LINGER_S
-        they are waited for, so lock-step senders keep sharing batches (else the quickest would be
-        ingested alone, then the rest, in turn). A lone sender never waits."""
+        """`first` and whatever else is waiting, up to MAX_BATCH messages. The senders of the last
+        batches send their next messages a moment after their acknowledgements: until `expected` of
+        them are here, for up to LINGER_S, they are waited for, so lock-step senders keep sharing
+        batches (else the quickest would be ingested alone, then the rest, in turn). A lone sender never
+        waits. (A sender has one frame in flight at a time: a batch's entries are its senders.)"""
         batch, size = [first], len(first.items)
         until = time.monotonic() + LINGER_S
         while size < MAX_BATCH:

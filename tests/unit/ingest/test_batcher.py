@@ -159,3 +159,42 @@ def test_the_batcher_leaves_sqlite_checkpoints_to_a_thread_of_their_own(gate, ba
     finally:
         b.close()
     assert seen == [0]
+
+
+def test_senders_that_fell_into_two_groups_are_brought_together(batching, monkeypatch):
+    """Two senders answered together, two more arriving while they are: answered in turn, the two pairs
+    would stay apart for good (batches of two); the batcher waits for the senders of its last two
+    batches, so they merge into batches of four."""
+    fake, b = batching
+    monkeypatch.setattr(batcher, "LINGER_S", 0.5)
+    plugged, release = threading.Event(), threading.Event()
+
+    def ingest(gate, items):  # noqa: ANN001, ANN202 - holds the batcher on the plug until released
+        if items[0].payload == b"plug":
+            plugged.set()
+            release.wait(5)
+        return fake(gate, items)
+
+    monkeypatch.setattr(batcher, "ingest", ingest)
+    plug = threading.Thread(target=b.ingest_now, args=([Incoming("m-a", "hl7v2", "X", b"plug")],))
+    plug.start()
+    plugged.wait(5)
+
+    def sender(offset: int, k: int) -> None:
+        for j in range(5):
+            b.ingest_now([_item(offset + k * 100 + j)])
+
+    early = [threading.Thread(target=sender, args=(0, k)) for k in range(2)]
+    for t in early:
+        t.start()
+    time.sleep(0.05)  # both early senders queued behind the plug: they go as one batch of two
+    release.set()  # the plug's batch ends 0.05 s later; then the early pair's, 0.05 s more
+    time.sleep(0.075)  # while the early pair is being ingested, the late pair arrives
+    late = [threading.Thread(target=sender, args=(500, k)) for k in range(2)]
+    for t in late:
+        t.start()
+    for t in [*early, *late, plug]:
+        t.join()
+    sizes = [len(x) for x in fake.batches]
+    assert sizes[:2] == [1, 2] and sum(sizes) == 21, sizes  # the plug, the early pair
+    assert sizes[2:].count(4) >= 3, sizes  # then the late pair and the early one together
