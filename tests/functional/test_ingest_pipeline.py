@@ -118,7 +118,7 @@ def test_a_member_removed_from_the_alliance_is_refused_within_the_time_members_a
     import yilian.ingest.pipeline as pipeline
 
     clock = [1000.0]
-    monkeypatch.setattr(pipeline, "clock", lambda: clock[0])
+    monkeypatch.setattr(pipeline.known_members, "clock", lambda: clock[0])
     assert send(gate, oru("T1"))[0].status == "processed"
     assert fhir.delete("Organization/m-a").status in (200, 204)
     assert send(gate, oru("T2"))[0].status == "processed"  # still known: no lookup

@@ -12,8 +12,6 @@ files) and every replay of a dead letter goes through `ingest` or `replay`.
 from __future__ import annotations
 
 import copy
-import time
-import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
@@ -27,6 +25,7 @@ from yilian.gate.repository import Gate
 from yilian.ingest import store
 from yilian.ingest.codes import Table
 from yilian.ingest.errors import UNKNOWN_KEY
+from yilian.ingest.kept import Kept
 from yilian.ingest.prepare import Prepared, Work, member_system, prepare_all
 from yilian.ingest.store import DUPLICATE, PROCESSED, REJECTED, Incoming, Outcome
 from yilian.ingest.workers import between_groups, quiet_gc
@@ -230,21 +229,14 @@ def _resolve_merges(gate: Gate, caller, p: Prepared) -> dict:  # noqa: ANN001 - 
 
 
 MEMBERS_KEPT_S = 30.0  # a member found in the store is taken as known this long without asking again
-
-# engine's pool (shared by its variants with other execution options) -> member -> when it was last
-# found. A real-time feed ingests a few messages at a time; asking the router for the sender's
-# Organization each time cost about a millisecond (and an audited search) a message. A member removed
-# from the alliance is refused within MEMBERS_KEPT_S.
-_members_found: weakref.WeakKeyDictionary[object, dict[str, float]] = weakref.WeakKeyDictionary()
-clock = time.monotonic  # (tests move it on)
+known_members = Kept(MEMBERS_KEPT_S)  # (a member removed from the alliance is refused within that time)
 
 
 def _known_members(gate: Gate, members: set[str | None]) -> set[str]:
-    """The members among `members` that are Organizations in the store (read through the router)."""
+    """The members among `members` that are Organizations in the store (read through the router, at
+    most once per MEMBERS_KEPT_S)."""
     wanted = sorted(m for m in members if m)
-    found_at = _members_found.setdefault(gate.engine.pool, {})
-    now = clock()
-    known = {m for m in wanted if now - found_at.get(m, -MEMBERS_KEPT_S) < MEMBERS_KEPT_S}
+    known = {m for m in wanted if known_members.get(gate.engine, m)}
     ask = [m for m in wanted if m not in known]
     if not ask:
         return known
@@ -255,6 +247,6 @@ def _known_members(gate: Gate, members: set[str | None]) -> set[str]:
     )
     for entry in (found.resource() or {}).get("entry", []):
         member = entry["resource"]["id"]
-        found_at[member] = now
+        known_members.put(gate.engine, member, True)
         known.add(member)
     return known

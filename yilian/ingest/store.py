@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ import orjson
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, true, update
 
 from yilian.ingest.codes import CodeMap, Table, Unmapped
+from yilian.ingest.kept import Kept
 from yilian.ingest.tables import ingest_code_map, ingest_mappings, ingest_messages, ingest_unmapped
 from yilian.store import dialect
 
@@ -301,36 +301,26 @@ def save_code_tables(engine: Engine, member: str, tables: dict[str, Table]) -> i
             )
         if rows:
             conn.execute(insert(ingest_code_map), rows)
-    _tables_read.get(engine.pool, {}).pop(member, None)
+    _code_tables.forget(engine, member)
     return len(rows)
 
 
-CODE_TABLES_KEPT_S = 30.0  # a member's code tables read from the store are used this long without rereading
-
-# engine's pool (shared by its variants with other execution options) -> member -> (when read, the
-# member's tables). A real-time feed ingests a few messages at a
-# time: reading every table row again for each would cost more than mapping them (0.55 ms a message
-# for the demo hospital's small tables). Saving tables here forgets them at once; a change made by
-# another process is seen within CODE_TABLES_KEPT_S.
-_tables_read: weakref.WeakKeyDictionary[object, dict[str | None, tuple[float, dict[str, Table]]]] = (
-    weakref.WeakKeyDictionary()
-)
+CODE_TABLES_KEPT_S = 30.0  # a member's code tables, once read, are used this long before being read again
+_code_tables = Kept(CODE_TABLES_KEPT_S)
 
 
 def load_code_map(engine: Engine, member: str | None) -> CodeMap:
-    """The member's code tables (read again when older than CODE_TABLES_KEPT_S)."""
+    """The member's code tables (read again when older than CODE_TABLES_KEPT_S: kept.py)."""
     if not member:
         return CodeMap(member, {})
-    kept = _tables_read.setdefault(engine.pool, {})
-    read_at, tables = kept.get(member, (0.0, {}))
-    if time.monotonic() - read_at < CODE_TABLES_KEPT_S:
-        return CodeMap(member, tables)
-    tables = {}
-    with engine.connect() as conn:
-        rows = conn.execute(select(ingest_code_map).where(ingest_code_map.c.member == member)).all()
-    for r in rows:
-        tables.setdefault(r.kind, {})[r.local_code] = (r.local_display, orjson.loads(r.targets))
-    kept[member] = (time.monotonic(), tables)
+    tables = _code_tables.get(engine, member)
+    if tables is None:
+        tables = {}
+        with engine.connect() as conn:
+            rows = conn.execute(select(ingest_code_map).where(ingest_code_map.c.member == member)).all()
+        for r in rows:
+            tables.setdefault(r.kind, {})[r.local_code] = (r.local_display, orjson.loads(r.targets))
+        _code_tables.put(engine, member, tables)
     return CodeMap(member, tables)
 
 
