@@ -26,7 +26,7 @@ from yilian.ingest.store import Incoming
 from yilian.store import dialect
 
 MAX_BATCH = 500  # messages ingested together at most (one write transaction holds them all)
-LINGER_S = 0.002  # how long the senders of the last batch are waited for (see Batcher._gather)
+LINGER_S = 0.002  # how long the senders of the last two batches are waited for (see Batcher._gather)
 
 
 @dataclass

@@ -79,12 +79,15 @@ def _load(
     stats = LoadStats()
     group: list[tuple[Source, FhirRequest]] = []
 
+    def reached(source: Source) -> None:  # the input is done with up to `source`
+        stats.read_bytes = max(stats.read_bytes, source.read_to)
+        if on_progress:
+            on_progress(stats)
+
     def flush() -> None:
         _apply_group(gate, caller, group, stats, stop_on_error)
         if group:
-            stats.read_bytes = max(stats.read_bytes, group[-1][0].read_to)
-            if on_progress:
-                on_progress(stats)
+            reached(group[-1][0])
         group.clear()
         between_groups()
 
@@ -92,9 +95,7 @@ def _load(
     for source, plans, error in planned:
         if error is not None:
             _reject(stats, source, error, stop_on_error)
-            stats.read_bytes = max(stats.read_bytes, source.read_to)
-            if on_progress:
-                on_progress(stats)
+            reached(source)
             continue
         if plans is None:
             group += [(source, FhirRequest("POST", "", body=b)) for b in to_bundles(source)]

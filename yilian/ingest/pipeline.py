@@ -63,8 +63,8 @@ def ingest(
         # start on the first while the rest are stored. Every message is still stored before any is
         # written (prepare_all takes all of them before it gives back the first).
         seen: dict[tuple, int] = {}
-        for start in range(0, len(items), INTAKE_CHUNK):
-            chunk = store.store_incoming(gate.engine, items[start : start + INTAKE_CHUNK], seen)
+        for part in store.chunks(items, INTAKE_CHUNK):
+            chunk = store.store_incoming(gate.engine, part, seen)
             stored.extend(chunk)
             yield from (_work(gate, s.id, s.incoming) for s in chunk if s.duplicate_of is None)
 

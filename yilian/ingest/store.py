@@ -114,7 +114,7 @@ def _earlier(conn, keys: set[str]) -> dict[tuple, tuple[int, str]]:  # noqa: ANN
     """(member, idem key) -> (id, status) of the newest earlier message under one of the idempotency
     keys that is not itself a duplicate."""
     found: dict[tuple, tuple[int, str]] = {}
-    for chunk in _chunks(sorted(keys)):
+    for chunk in chunks(sorted(keys)):
         rows = conn.execute(
             select(M.id, M.member, M.idem_key, M.status)
             .where(M.idem_key.in_(chunk), M.status.in_((RECEIVED, PROCESSED, REJECTED)))
@@ -182,7 +182,7 @@ def record_outcomes(engine: Engine, outcomes: Sequence[Outcome]) -> None:
     with _writing(engine) as conn, conn.begin():
         conn.execute(stmt, params)
         ids = [o.id for o in outcomes]
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             conn.execute(delete(ingest_unmapped).where(ingest_unmapped.c.message_id.in_(chunk)))
         if unmapped:
             members = dict(
@@ -195,9 +195,9 @@ def record_outcomes(engine: Engine, outcomes: Sequence[Outcome]) -> None:
             conn.execute(insert(ingest_unmapped), unmapped)
 
 
-def _chunks(values: Sequence) -> Iterable[Sequence]:
-    for i in range(0, len(values), CHUNK):
-        yield values[i : i + CHUNK]
+def chunks(values: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 # --- reading the store (dead letters, replay) --------------------------------------------------------
