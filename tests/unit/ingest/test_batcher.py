@@ -3,8 +3,10 @@ back its own results in order, and an error reaches every sender of the batch.""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
+import types
 
 import pytest
 from sqlalchemy import create_engine
@@ -130,13 +132,29 @@ def test_senders_in_lock_step_keep_sharing_batches(batching, monkeypatch):
     assert sum(map(len, fake.batches)) == 20 and len(fake.batches) <= 7, [len(x) for x in fake.batches]
 
 
-def test_a_lone_sender_is_not_kept_waiting(batching, monkeypatch):
-    _fake, b = batching
-    monkeypatch.setattr(batcher, "LINGER_S", 5.0)
-    started = time.monotonic()
-    for n in range(3):
-        b.ingest_now([_item(n)])
-    assert time.monotonic() - started < 2.0  # three ingests of 0.05 s, no lingering for others
+class _RecordingQueue(queue.Queue):
+    """A queue that remembers how long each `get` was allowed to wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def get(self, block: bool = True, timeout: float | None = None):  # noqa: ANN201
+        self.waits.append(timeout if block else 0)
+        return super().get(block, timeout)
+
+
+def test_a_lone_sender_is_not_kept_waiting(monkeypatch):
+    """Gathering after a batch of one sender takes what is there and never waits for more; after a batch
+    of two, it waits (up to LINGER_S) for the other."""
+    monkeypatch.setattr(batcher, "LINGER_S", 0.01)
+    gathering = types.SimpleNamespace(_queue=_RecordingQueue())
+    first = batcher._Waiting([_item(1)])
+    assert Batcher._gather(gathering, first, expected=1) == ([first], False)
+    assert gathering._queue.waits == [0]  # get_nowait: nothing there, no waiting
+    gathering._queue.waits.clear()
+    assert Batcher._gather(gathering, first, expected=2) == ([first], False)
+    assert gathering._queue.waits and 0 < gathering._queue.waits[0] <= 0.01
 
 
 def test_the_batcher_leaves_sqlite_checkpoints_to_a_thread_of_their_own(gate, backend, monkeypatch):
