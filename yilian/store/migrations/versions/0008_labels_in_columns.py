@@ -10,6 +10,8 @@ Revises: 0007
 Create Date: 2026-11-25
 """
 
+import zlib
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,8 +31,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Resources stored since have no marker row at level 4, which the code before this needs to find
     # them by label: write those rows, then drop the column.
-    from yilian.store.search.keys import param_key
-
     conn = op.get_bind()
     types = [t for (t,) in conn.execute(sa.text("SELECT DISTINCT type FROM resources"))]
     for rtype in types:
@@ -40,7 +40,13 @@ def downgrade() -> None:
                 "FROM resources r WHERE r.type = :type AND r.labels_in_columns AND r.level = 4 AND NOT "
                 "EXISTS (SELECT 1 FROM idx_token t WHERE t.rid = r.rid AND t.param = :param)"
             ),
-            {"param": param_key(rtype, "_security:columns"), "type": rtype},
+            {"param": _marker_key(rtype), "type": rtype},
         )
     with op.batch_alter_table("resources") as batch:
         batch.drop_column("labels_in_columns")
+
+
+def _marker_key(rtype: str) -> int:
+    """The marker's parameter key as store/search/keys.py made it when this was written (a migration
+    keeps what it needs, whatever the code becomes)."""
+    return zlib.crc32(f"{rtype}._security:columns".encode()) & 0x7FFFFFFF
