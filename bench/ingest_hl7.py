@@ -23,7 +23,6 @@ registered beforehand (ADT^A28, not timed: a lab result is for a patient the MPI
 from __future__ import annotations
 
 import argparse
-import socket
 import threading
 import time
 
@@ -38,7 +37,7 @@ from yilian.gate.repository import Gate
 from yilian.ingest.hl7v2.decode import decode
 from yilian.ingest.hl7v2.message import Message
 from yilian.ingest.intake import hl7_items
-from yilian.ingest.mllp import END, START, MllpServer
+from yilian.ingest.mllp import MllpServer, exchange
 from yilian.ingest.pipeline import ingest
 from yilian.ingest.prepare import Work, prepare, preparing_processes
 from yilian.ingest.store import save_code_tables
@@ -150,14 +149,8 @@ def mllp_rate(gate: Gate, messages: list[bytes], connections: int) -> float:
     accepted = [0] * connections
 
     def send(k: int) -> None:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
-            buffer = b""
-            for raw in share[k]:
-                sock.sendall(START + raw + END)
-                while END not in buffer:
-                    buffer += sock.recv(65536)
-                ack, _, buffer = buffer.partition(END)
-                accepted[k] += b"MSA|AA" in ack
+        acks = exchange("127.0.0.1", server.port, share[k])
+        accepted[k] = sum(b"MSA|AA" in ack for ack in acks)
 
     threads = [threading.Thread(target=send, args=(k,)) for k in range(connections)]
     started = time.perf_counter()

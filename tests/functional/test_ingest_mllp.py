@@ -11,7 +11,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "ingest"))
 from v2_fixtures import CODES, oru  # noqa: E402
 
-from yilian.ingest import store  # noqa: E402
+from yilian.ingest import (
+    mllp,  # noqa: E402
+    store,  # noqa: E402
+)
 from yilian.ingest.mllp import END, START, MllpServer, frames  # noqa: E402
 
 
@@ -28,16 +31,7 @@ def listener(gate, fhir):
 
 def exchange(port: int, *payloads: bytes) -> list[str]:
     """Send framed payloads on one connection; return the acknowledgements."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        acks, buffer = [], bytearray()
-        for payload in payloads:
-            sock.sendall(START + payload + END)
-            while not (got := frames(buffer)):
-                chunk = sock.recv(65536)
-                assert chunk, "the listener closed the connection"
-                buffer += chunk
-            acks += [g.decode("utf-8") for g in got]
-    return acks
+    return [ack.decode("utf-8") for ack in mllp.exchange("127.0.0.1", port, payloads, timeout=30)]
 
 
 def msa(ack: str) -> list[str]:

@@ -9,6 +9,7 @@ connection are ingested by one thread, together when they arrive together (inges
 from __future__ import annotations
 
 import logging
+import socket
 import socketserver
 import threading
 from collections.abc import Callable, Sequence
@@ -44,6 +45,23 @@ def frames(buffer: bytearray) -> list[bytes]:
 
 def frame(text: str) -> bytes:
     return START + text.encode("utf-8") + END
+
+
+def exchange(host: str, port: int, payloads: Sequence[bytes], timeout: float = 60) -> list[bytes]:
+    """Send payloads as a sender does, on one connection, each after the previous one's acknowledgement;
+    returns the acknowledgements (what tests and the benchmark use as the other side)."""
+    acks: list[bytes] = []
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        buffer = bytearray()
+        for payload in payloads:
+            sock.sendall(START + payload + END)
+            while not (got := frames(buffer)):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("the listener closed the connection")
+                buffer += chunk
+            acks += got
+    return acks
 
 
 def answer(
