@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import calendar
 import functools
-import gzip
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import orjson
+
+from yilian import spec
 
 
 @dataclass(frozen=True)
@@ -360,7 +360,6 @@ def _primitive_checkers(regexes: dict[str, str]) -> dict[str, tuple]:
 
 # --- compiling the StructureDefinitions ----------------------------------------------------------
 
-_SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"  # package data, see pyproject.toml
 _REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
 _FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 
@@ -373,12 +372,10 @@ class _Compiled:
 
 
 def _load_bundle(name: str) -> list[dict]:
-    data = (_SPEC_DIR / name).read_bytes()
-    bundle = orjson.loads(gzip.decompress(data))
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "StructureDefinition"]
+    return [r for r in spec.load(name) if r["resourceType"] == "StructureDefinition"]
 
 
-@functools.cache
+@spec.built_once
 def _compiled() -> _Compiled:
     """Load and compile the definitions once (lazily: importing this module stays free)."""
     sds = _load_bundle("profiles-types.json.gz") + _load_bundle("profiles-resources.json.gz")

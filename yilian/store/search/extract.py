@@ -23,15 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from yilian import spec
 from yilian.store.search.dates import MAX_TIME, MIN_TIME, date_range
 from yilian.store.search.derived import covered_params
 from yilian.store.search.normalize import normalize_string
-from yilian.store.search.params import (
-    COMMON_PARAMS,
-    load_spec,
-    patient_compartment_params,
-    search_params,
-)
+from yilian.store.search.params import COMMON_PARAMS, patient_compartment_params, search_params
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +80,12 @@ def compartment_patients(resource: dict, rows: IndexRows) -> set[str]:
     if not codes:
         return set()
     return {tid for code, ttype, tid in rows.references if ttype == "Patient" and code in codes}
+
+
+def prepare() -> None:
+    """Build the element table every type's extractors are compiled from (extractors themselves compile
+    per type on first use): a process about to fork workers calls it so that they share it."""
+    _elements()
 
 
 def unsupported(resource_type: str) -> dict[str, str]:
@@ -645,14 +647,14 @@ class _Route:
     choice: bool = False  # an unnarrowed choice expansion: types without a leaf are dropped silently
 
 
-@functools.cache
+@spec.built_once
 def _elements() -> dict[str, dict[str, tuple[tuple[str, str, str], ...]]]:
     """table -> element name -> ((JSON key, type code, table of its children), ...).
 
     A table is a type name or a BackboneElement path; a choice element has one entry per type.
     """
     out: dict[str, dict[str, tuple[tuple[str, str, str], ...]]] = {}
-    for sd in load_spec("profiles-types.json.gz") + load_spec("profiles-resources.json.gz"):
+    for sd in spec.load("profiles-types.json.gz") + spec.load("profiles-resources.json.gz"):
         if sd["resourceType"] == "StructureDefinition" and sd["kind"] != "primitive-type":
             _add_elements(sd["snapshot"]["element"], out)
     return out

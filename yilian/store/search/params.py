@@ -9,13 +9,10 @@ so the extractor compiler never sees paths of other types.
 from __future__ import annotations
 
 import functools
-import gzip
 from dataclasses import dataclass
-from pathlib import Path
 
-import orjson
+from yilian import spec
 
-_SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"  # package data, see pyproject.toml
 _ABSTRACT_BASES = ("Resource", "DomainResource")
 # Common parameters the index extracts from meta; the rest are answered by the store itself (_id,
 # _lastUpdated are columns of `resources`) or are not supported (_text, _content, _list, _has, ...).
@@ -101,15 +98,6 @@ def restrict_expression(expression: str, base: str, single_base: bool) -> str:
     return " | ".join(kept)
 
 
-def load_spec(name: str) -> list[dict]:
-    """The resources of one spec bundle in yilian/spec, e.g. "profiles-types.json.gz".
-
-    Not cached: callers keep what they derive (tens of kB), not the bundles (tens of MB).
-    """
-    bundle = orjson.loads(gzip.decompress((_SPEC_DIR / name).read_bytes()))
-    return [entry["resource"] for entry in bundle["entry"]]
-
-
 @dataclass(frozen=True)
 class _Index:
     by_type: dict[str, dict[str, SearchParam]]  # every concrete type, even one with only common params
@@ -117,10 +105,10 @@ class _Index:
     compartment: dict[str, tuple[str, ...]]
 
 
-@functools.cache
+@spec.built_once
 def _index() -> _Index:
-    profiles = load_spec("profiles-resources.json.gz")
-    definitions = load_spec("search-parameters.json.gz")
+    profiles = spec.load("profiles-resources.json.gz")
+    definitions = spec.load("search-parameters.json.gz")
     concrete = frozenset(
         r["type"]
         for r in profiles
