@@ -7,6 +7,7 @@ Nothing here checks permissions or validates resources: that is the gate's and t
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -99,9 +100,18 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+_VARIANT = "89ab"  # RFC 4122's variant: the top two bits of the ninth byte are 10
+
+
 def new_ids(n: int) -> list[str]:
-    """n new resource ids (a transaction of hundreds of creates needs as many)."""
-    return [new_id() for _ in range(n)]
+    """n new resource ids, random (version 4) UUIDs as `new_id` makes them, from one read of the system's
+    randomness: a load makes one per resource, and uuid4() per id cost 7 µs against 1.7 µs."""
+    digits = os.urandom(16 * n).hex()
+    ids = []
+    for i in range(0, 32 * n, 32):
+        h = digits[i : i + 32]
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
+    return ids
 
 
 # ---------------------------------------------------------------------------------------------- writes
