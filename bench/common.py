@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,6 +38,16 @@ def fresh_gate(database_url: str | None = None) -> Gate:
     gate = build_gate(settings)
     schema.upgrade(gate.engine)
     return gate
+
+
+def discard(gate: Gate) -> None:
+    """Close a benchmark's database and, when it is a fresh_gate SQLite file, delete it (a Synthea
+    store is about 100 MB; a bench run makes a dozen)."""
+    gate.engine.dispose()
+    database = gate.engine.url.database or ""
+    folder = Path(database).parent
+    if gate.engine.dialect.name == "sqlite" and folder.name.startswith("yilian-bench-"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def insert_only(engine, batches: list) -> float:  # noqa: ANN001 - an Engine
