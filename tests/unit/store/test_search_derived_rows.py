@@ -148,7 +148,8 @@ def _kept_rows(resources: list[dict]) -> list[tuple]:
 
 def test_extraction_leaves_out_only_the_rows_the_store_would_drop(monkeypatch):
     """A covered parameter sharing a route with its covering one (combo-code and code: Observation.code) is
-    not extracted there; the rows kept are exactly those kept when every row was extracted, then dropped."""
+    not extracted there, nor `subject` to the type `patient` takes from the same path; the rows kept are
+    exactly those kept when every row was extracted, then dropped."""
     concept = {"coding": [{"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure"}]}
     component = {
         "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}], "text": "Systolic"},
@@ -179,9 +180,14 @@ def test_extraction_leaves_out_only_the_rows_the_store_would_drop(monkeypatch):
         ("combo-code", "http://loinc.org", "8480-6"),
         ("combo-code", "http://loinc.org", "85354-9"),
     ]
+    subject = [r for r in extract(resources[0]).references if r[0] in ("subject", "patient")]
+    assert subject == [("patient", "Patient", "p")]
+    assert [r for r in extract(resources[1]).references if r[0] == "subject"] == [("subject", "Group", "g")]
+    assert [r[0] for r in extract(resources[2]).references] == ["patient"]
     monkeypatch.setattr(extract_module, "covered_params", lambda rtype: {})
     monkeypatch.setattr(extract_module, "_plans", {})  # compiled again, every route for every parameter
     assert [r[0] for r in extract(resources[0]).tokens].count("combo-code") == 3
+    assert ("subject", "Patient", "p") in extract(resources[0]).references
     assert _kept_rows(resources + examples) == kept
 
 

@@ -243,11 +243,11 @@ def test_observation_blood_pressure_systolic():
     )
     low = ts(2023, 5, 1, 0, 30)
     assert rows_of(rows, "dates") == Counter({("date", low, low + SECOND): 1})
-    # The combo-* rows that would repeat code's and value-quantity's are not made (search/derived.py).
+    # The combo-* rows that would repeat code's and value-quantity's are not made (search/derived.py), nor
+    # the subject row to a Patient, which is the patient row.
     assert rows_of(rows, "quantities") == Counter({("value-quantity", 120.0, UCUM, "mm[Hg]"): 1})
     assert rows_of(rows, "references") == Counter(
         {
-            ("subject", "Patient", "p1"): 1,
             ("patient", "Patient", "p1"): 1,
             ("encounter", "Encounter", "e1"): 1,
             ("performer", "Practitioner", "d1"): 1,
@@ -496,7 +496,6 @@ def test_encounter():
     )
     assert rows_of(rows, "references") == Counter(
         {
-            ("subject", "Patient", "p1"): 1,
             ("patient", "Patient", "p1"): 1,
             ("participant", "Practitioner", "d1"): 1,
             ("participant", "RelatedPerson", "r1"): 1,
@@ -532,7 +531,6 @@ def test_medication_request():
     )
     assert rows_of(rows, "references") == Counter(
         {
-            ("subject", "Patient", "p1"): 1,
             ("patient", "Patient", "p1"): 1,
             ("requester", "Practitioner", "d1"): 1,
         }
@@ -560,7 +558,6 @@ def test_condition_onset_forms():
     )
     assert rows_of(rows, "references") == Counter(
         {
-            ("subject", "Patient", "p1"): 1,
             ("patient", "Patient", "p1"): 1,
         }
     )

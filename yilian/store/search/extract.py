@@ -95,7 +95,11 @@ def unsupported(resource_type: str) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=512)  # bounded: the type comes from the resource
 def _compartment_codes(rtype: str) -> frozenset[str]:
-    return frozenset(patient_compartment_params(rtype))
+    """The parameters that put a resource in a Patient's compartment, and those covering them: a
+    `subject` row to a Patient is not made, the `patient` row is (derived.py)."""
+    codes = patient_compartment_params(rtype)
+    covered = covered_params(rtype)
+    return frozenset((*codes, *(k for c in codes for k in covered.get(c, ()))))
 
 
 _plans: dict[str, _Plan] = {}
@@ -329,15 +333,20 @@ def _timing_leaf(codes: tuple[str, ...]) -> Handler:
     return leaf
 
 
-def _reference_leaf(codes: tuple[str, ...], only: str | None = None) -> Handler:
-    """Literal references; `only` keeps those to one type (`.where(resolve() is Patient)`)."""
+def _reference_leaf(
+    codes: tuple[str, ...], only: str | None = None, covered: tuple[str, tuple[str, ...]] | None = None
+) -> Handler:
+    """Literal references; `only` keeps those to one type (`.where(resolve() is Patient)`). `covered`,
+    (type, codes): to that type, only those codes get a row, the others' rows being a covering
+    parameter's (`subject` to a Patient is `patient`, derived.py), which the store would leave out."""
+    covered_type, codes_for_covered = covered if covered is not None else (None, codes)
 
     def leaf(v: Any, rows: IndexRows) -> None:
         ref = v.get("reference") if type(v) is dict else None
         if type(ref) is str and ref:
             target = _shared_reference(ref)
             if target is not None and (only is None or target[0] == only):
-                for c in codes:
+                for c in codes_for_covered if target[0] == covered_type else codes:
                     rows.references.append((c, target[0], target[1]))
 
     return leaf
@@ -770,7 +779,9 @@ def _compile_type(rtype: str) -> _Plan:
         # A covered parameter's rows from the route its covering parameter shares are the covering
         # parameter's rows again, which the store leaves out (derived.py): not made at all.
         codes = [c for c in codes if not any(k in codes for k in covered.get(c, ()))]
-        key, handler = _build(steps, ptype, ftype, tuple(codes))
+        # A covered parameter's rows to the type a covering `.where(resolve() is T)` route takes, likewise.
+        by_type = _covered_targets(groups, steps, codes, covered) if ftype == "Reference" else None
+        key, handler = _build(steps, ptype, ftype, tuple(codes), by_type)
         by_key.setdefault(key, []).append(handler)
     return _Plan({k: tuple(v) for k, v in by_key.items()}, tuple(always), skipped)
 
@@ -816,13 +827,32 @@ def _group_routes(routes: list[_Route], ptype: str, code: str, groups: dict) -> 
     return None
 
 
-def _build(steps: tuple, ptype: str, ftype: str, codes: tuple[str, ...]) -> tuple[str, Handler]:
-    """The top-level key and the handler of its value for one compiled path."""
+def _covered_targets(
+    groups: dict, steps: tuple, codes: list[str], covered: dict[str, tuple[str, ...]]
+) -> tuple[str, tuple[str, ...]] | None:
+    """For a reference path, (type, codes) when a covering parameter takes the same path's references to
+    that type (`X.subject.where(resolve() is Patient)`): the codes it covers leave those out."""
+    for (other_steps, ptype, _ftype), other_codes in groups.items():
+        if ptype == "reference" and other_steps[:-1] == steps and other_steps[-1][0] == "resolve":
+            kept = tuple(c for c in codes if not any(k in other_codes for k in covered.get(c, ())))
+            if len(kept) < len(codes):
+                return other_steps[-1][1], kept
+    return None
+
+
+def _build(
+    steps: tuple, ptype: str, ftype: str, codes: tuple[str, ...], covered: tuple | None = None
+) -> tuple[str, Handler]:
+    """The top-level key and the handler of its value for one compiled path (`covered`: see
+    _reference_leaf; only reference paths have it)."""
     only = None
     if steps[-1][0] == "resolve":
         only, steps = steps[-1][1], steps[:-1]
     factory = _leaf_factory(ptype, ftype)
-    leaf = factory(codes, only) if only is not None else factory(codes)  # type: ignore[misc]
+    if covered is not None:
+        leaf = factory(codes, only, covered)  # type: ignore[call-arg]
+    else:
+        leaf = factory(codes, only) if only is not None else factory(codes)  # type: ignore[misc]
     handler = _each(leaf)
     for step in reversed(steps[1:]):
         if step[0] == "field":
