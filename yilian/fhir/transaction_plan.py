@@ -14,6 +14,7 @@ again inside the transaction, with the repository as the resolver.
 from __future__ import annotations
 
 import operator
+import re
 import time
 from dataclasses import dataclass, field, fields
 from typing import Protocol
@@ -21,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from yilian.fhir.interactions import check_resource
 from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resource, multiple_matches
-from yilian.fhir.validation import LocalReference, is_known_resource_type, validate
+from yilian.fhir.validation import MetReference, is_known_resource_type, validate
 from yilian.gate import policy, writes
 from yilian.gate.caller import Caller
 from yilian.store.repository import Stored, new_ids
@@ -111,9 +112,10 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
     refs = _assign_identities(plan.steps)
     provisional = {f"{s.rtype}/{s.rid_id}" for s in plan.steps if s.condition is not None or s.deferred}
     problems: list[Problem] = []
+    referred: dict[int, set[str]] = {}  # entry index -> what its resource refers to, when the walk knows
     for step in plan.steps:
         if step.resource is not None:
-            problems += _resolve_and_check(step, refs, resolver)
+            problems += _resolve_and_check(step, refs, resolver, referred)
     if problems:
         raise invalid_resource(problems[:200])
     for step in plan.posts():
@@ -125,26 +127,28 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
         # Applying needs only the batch now: drop the parsed entry (the plan may travel).
         step.resource, step.entry, step.query = None, {}, []
     if provisional:
-        plan.mentions = _mentions(plan, provisional)
+        plan.mentions = _mentions(plan, provisional, referred)
     return plan
 
 
-def _mentions(plan: Plan, provisional: set[str]) -> dict[str, list[int]]:
-    """Provisional "Type/id" -> the creates whose JSON refers to it, read from the stored JSON itself:
-    resources built in Python (a feed's mapper) may share one reference object, which the walk that
-    resolves references rewrites once, in the first resource that holds it. A JSON mentions "Type/id"
-    when it holds that string: what PreparedBatch.retarget replaces if the create matches (a substring
-    search, a tenth of the cost of reading every reference out with a regex)."""
+def _mentions(plan: Plan, provisional: set[str], referred: dict[int, set[str]]) -> dict[str, list[int]]:
+    """Provisional "Type/id" -> the creates whose JSON refers to it. The validation walk that resolved a
+    resource's references said what it refers to (`referred`), also through a reference object the
+    resource shares with another (a feed's mapper may build them so; the first resolved it in place);
+    when it could not say (contained resources, skipped JSON, a second walk), the stored JSON is read."""
     content_at = RESOURCE_COLUMNS.index("content")
     rows = plan.batch.resources  # in key order: nothing has been dropped yet
-    needles = [(target, f'"{target}"'.encode()) for target in provisional]
     out: dict[str, list[int]] = {}
     for step in plan.posts():
-        content = rows[step.key][content_at]
-        for target, needle in needles:
-            if needle in content:
-                out.setdefault(target, []).append(step.index)
+        targets = referred.get(step.index)
+        if targets is None:
+            targets = {r.decode() for r in _REFERENCE.findall(rows[step.key][content_at])}
+        for target in targets & provisional:
+            out.setdefault(target, []).append(step.index)
     return out
+
+
+_REFERENCE = re.compile(rb'"reference":"([^"\\]+)"')  # in the compact JSON the store keeps
 
 
 def parse_entry(i: int, entry: dict) -> Step:
@@ -194,18 +198,24 @@ def _assign_identities(steps: list[Step]) -> dict[str, str]:
     return refs
 
 
-def _resolve_and_check(step: Step, refs: dict[str, str], resolver: Resolver | None) -> list[Problem]:
+def _resolve_and_check(
+    step: Step, refs: dict[str, str], resolver: Resolver | None, referred: dict[int, set[str]] | None = None
+) -> list[Problem]:
     """Resolve the resource's urn: and conditional references, then validate it; returns the problems
-    found. Nearly always one walk does both: validation collects the local
-    references, and when the resource is valid and they all name entries of this Bundle they are
-    rewritten in place. Otherwise the resource is walked twice, as it always was, for the same errors."""
+    found. Nearly always one walk does both: validation collects the references, and when the resource
+    is valid and its local ones all name entries of this Bundle they are rewritten in place (and what it
+    refers to goes into `referred`). Otherwise the resource is walked twice, as it always was, for the
+    same errors."""
     resource = step.resource
-    local: list[LocalReference] = []
-    if resource.get("resourceType") == step.rtype and not validate(resource, local):
+    met: list[MetReference] = []
+    if resource.get("resourceType") == step.rtype and not validate(resource, met):
+        local = [(holder, check) for holder, check in met if check is None or _is_local(holder["reference"])]
         targets = _local_targets(local, refs)
         if targets is not None:
             for (holder, _check), target in zip(local, targets, strict=True):
                 holder["reference"] = target
+            if referred is not None and "contained" not in resource:  # (the walk skips contained ones)
+                referred[step.index] = {holder["reference"] for holder, _check in met}
             return []
     _rewrite_references(step, refs, resolver)
     try:
@@ -215,7 +225,12 @@ def _resolve_and_check(step: Step, refs: dict[str, str], resolver: Resolver | No
     return []
 
 
-def _local_targets(local: list[LocalReference], refs: dict[str, str]) -> list[str] | None:
+def _is_local(reference: str) -> bool:
+    """A reference the Bundle resolves: to an entry's fullUrl ("urn:...") or conditional ("?")."""
+    return reference.startswith("urn:") or "?" in reference
+
+
+def _local_targets(local: list[MetReference], refs: dict[str, str]) -> list[str] | None:
     """What the collected references become; None unless each names an entry and stays valid."""
     targets = []
     for holder, check in local:
@@ -238,7 +253,7 @@ def _rewrite_references(step: Step, refs: dict[str, str], resolver: Resolver | N
             stack += [item for item in node if item.__class__ is dict]
             continue
         ref = node.get("reference")
-        if ref.__class__ is str and (ref.startswith("urn:") or "?" in ref):
+        if ref.__class__ is str and _is_local(ref):
             node["reference"] = _resolve_reference(ref, refs, resolver, where)
         for key, value in node.items():
             kind = value.__class__

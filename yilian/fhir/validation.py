@@ -38,20 +38,20 @@ class Issue:
     code: str = "structure"  # OperationOutcome issue-type: structure, required, value, invalid
 
 
-# A Bundle-local reference met while validating: (the object holding it, the checker of its element). The
-# checker is None when the object holds JSON objects or arrays under a key the validator skips
-# (fhir_comments): only a full walk would find references there.
-LocalReference = tuple[dict, Callable[[str], bool] | None]
+# A reference met while validating: (the object holding it, the checker of its element). The checker is
+# None when the object holds JSON objects or arrays under a key the validator skips (fhir_comments): only
+# a full walk would find references there.
+MetReference = tuple[dict, Callable[[str], bool] | None]
 
 
-def validate(resource: dict, local_references: list[LocalReference] | None = None) -> list[Issue]:
+def validate(resource: dict, references: list[MetReference] | None = None) -> list[Issue]:
     """Return the structural issues of one resource; an empty list when it is valid.
 
-    When `local_references` is a list, the walk also appends each valid `reference` string local to a
-    Bundle ("urn:..." or conditional, with "?") outside contained resources: a transaction resolves
-    them without walking the resource again."""
+    When `references` is a list, the walk also appends each valid `reference` string it meets outside
+    contained resources: a transaction resolves its Bundle-local ones ("urn:..." or conditional, with
+    "?") and learns what each resource refers to without walking the resource again."""
     try:
-        found = _resource_issues(resource, _compiled().resources, local_references)
+        found = _resource_issues(resource, _compiled().resources, references)
     except RecursionError:  # hostile nesting (Reference.identifier.assigner...); JSON itself allows it
         return [Issue("", "the resource is nested too deeply to validate", INVALID)]
     if not found:
@@ -87,7 +87,7 @@ def resource_types() -> frozenset[str]:
 # required is a tuple of (element name, JSON keys any of which satisfies it).
 # Issues travel upwards as (relative path, message, code) tuples; each level prefixes its key only
 # when something went wrong, so valid input never pays for building paths.  `refs`, when not None,
-# collects the Bundle-local references (see validate).
+# collects the references (see validate).
 
 K_OBJ, K_STR, K_PRIM, K_ELEM, K_RES = range(5)
 STRUCTURE, REQUIRED, VALUE, INVALID = "structure", "required", "value", "invalid"
@@ -144,7 +144,7 @@ def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
         elif kind == K_STR:
             if type(v) is not str or not arg(v):
                 out = _add(out, (k, _value_message(v, tname), _value_code(v)))
-            elif k == "reference" and refs is not None and (v.startswith("urn:") or "?" in v):
+            elif k == "reference" and refs is not None:
                 refs.append((obj, arg))
         else:
             sub = _other_issues(s, v, refs)

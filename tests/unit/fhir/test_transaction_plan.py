@@ -18,6 +18,7 @@ from yilian.fhir.outcomes import FhirError
 from yilian.fhir.transaction_plan import (
     NeedsDatabase,
     Step,
+    _mentions,
     _resolve_and_check,
     _rewrite_references,
     plan_transaction,
@@ -152,12 +153,13 @@ def test_the_one_walk_rewrites_the_references():
     assert resource["extension"][0]["valueReference"] == {"reference": "Encounter/e1"}
 
 
-def test_validation_collects_only_local_references_outside_contained_resources():
+def test_validation_collects_every_reference_outside_contained_resources():
     found: list = []
     resource = copy.deepcopy(CASES["contained resources keep theirs"])
     resource["performer"] = [{"reference": "Practitioner/1"}, {"reference": "Practitioner?identifier=a|b"}]
     assert validate(resource, found) == []
     assert sorted(holder["reference"] for holder, _check in found) == [
+        "Practitioner/1",
         "Practitioner?identifier=a|b",
         "urn:uuid:e",
         "urn:uuid:p",
@@ -204,39 +206,34 @@ def test_official_examples_plan_as_with_two_walks():
 
 def test_a_plan_knows_every_create_that_refers_to_a_conditional_create_even_through_a_shared_object():
     """A mapper may put one reference object in several resources: the walk rewrites it once, in the
-    first; the mentions, read from each create's stored JSON, still name every create that refers."""
+    first; the mentions still name every create that refers, whether the walk told them (a shared
+    object, a plain reference) or the stored JSON did (a contained resource's reference, which the walk
+    does not collect), and they are what reading every create's JSON finds."""
     subject = {"reference": "urn:uuid:p"}
+    patient = {"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": "1"}]}
+
+    def observation(n: int, **extra: object) -> dict:
+        resource = {"resourceType": "Observation", "status": "final", "code": {"text": f"r{n}"}, **extra}
+        return {"resource": resource, "request": {"method": "POST", "url": "Observation"}}
+
+    group = {"resourceType": "Group", "id": "g", "type": "person", "actual": True}
     entries = [
         {
             "fullUrl": "urn:uuid:p",
-            "resource": {"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": "1"}]},
+            "resource": patient,
             "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:mrn|1"},
         },
-        *(
-            {
-                "resource": {
-                    "resourceType": "Observation",
-                    "status": "final",
-                    "code": {"text": f"r{n}"},
-                    "subject": subject,
-                },
-                "request": {"method": "POST", "url": "Observation"},
-            }
-            for n in range(3)
-        ),
-        {
-            "resource": {
-                "resourceType": "Observation",
-                "status": "final",
-                "code": {"text": "other"},
-                "subject": {"reference": "Patient/elsewhere"},
-            },
-            "request": {"method": "POST", "url": "Observation"},
-        },
+        *(observation(n, subject=subject) for n in range(3)),
+        observation(3, subject={"reference": "Patient/elsewhere"}),
+        observation(4, subject={"reference": "#g"}, contained=[{**group, "member": [{"entity": subject}]}]),
+        observation(5, focus=[{"reference": "urn:uuid:p"}]),
     ]
-    plan = plan_transaction(entries, caller("member-system", "m-b"))
-    patient = f"Patient/{plan.steps[0].rid_id}"
-    assert plan.mentions == {patient: [1, 2, 3]}
+    plan = plan_transaction(copy.deepcopy(entries), caller("member-system", "m-b"))
+    mentioned = f"Patient/{plan.steps[0].rid_id}"
+    assert plan.mentions == {mentioned: [1, 2, 3, 5, 6]}
+    from_json = plan_transaction(copy.deepcopy(entries), caller("member-system", "m-b"))
+    provisional = {f"Patient/{from_json.steps[0].rid_id}"}
+    assert _mentions(from_json, provisional, {}) == from_json.mentions
 
 
 def test_a_plan_sent_to_the_writer_arrives_whole():
