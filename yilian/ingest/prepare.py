@@ -8,7 +8,6 @@ in the writer.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from yilian.ingest.errors import IngestError
 from yilian.ingest.hl7v2.decode import decode
 from yilian.ingest.hl7v2.mapper import map_message
 from yilian.ingest.hl7v2.message import Message
+from yilian.ingest.store import chunks
 from yilian.ingest.workers import preparing_pool, warm_up
 
 LOCAL_ZONE = "+08:00"
@@ -147,15 +147,9 @@ def prepare_all(
     warm_up()
     with preparing_pool(workers, _keep, (tables,)) as pool:
         # Submitted chunk by chunk as `works` yields them, so the processes start on the first at once.
-        futures = [pool.submit(_prepare_chunk, chunk) for chunk in _chunked(works, CHUNK)]
+        futures = [pool.submit(_prepare_chunk, chunk) for chunk in chunks(works, CHUNK)]
         for future in futures:
             yield from future.result()
-
-
-def _chunked(works: Iterable[Work], size: int) -> Iterator[list[Work]]:
-    rest = iter(works)
-    while chunk := list(itertools.islice(rest, size)):
-        yield chunk
 
 
 _tables: dict[str | None, dict[str, Table]] = {}  # in a preparing process: every member's code tables

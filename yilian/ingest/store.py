@@ -8,9 +8,11 @@ refusal loses nothing; `record_outcomes` then says what became of each one.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import orjson
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, true, update
@@ -195,9 +197,15 @@ def record_outcomes(engine: Engine, outcomes: Sequence[Outcome]) -> None:
             conn.execute(insert(ingest_unmapped), unmapped)
 
 
-def chunks(values: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
+T = TypeVar("T")
+
+
+def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """`values` in lists of `size` (the last one shorter), taken as they come: a generator is read no
+    further than the chunk handed on."""
+    rest = iter(values)
+    while chunk := list(itertools.islice(rest, size)):
+        yield chunk
 
 
 # --- reading the store (dead letters, replay) --------------------------------------------------------
