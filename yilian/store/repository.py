@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -97,20 +96,29 @@ def _method(version: int, deleted: bool) -> str:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    return new_ids(1)[0]
 
 
-_VARIANT = "89ab"  # RFC 4122's variant: the top two bits of the ninth byte are 10
+_VARIANT = "89ab"  # RFC 9562's variant: the top two bits of the ninth byte are 10
 
 
 def new_ids(n: int) -> list[str]:
-    """n new resource ids, random (version 4) UUIDs as `new_id` makes them, from one read of the system's
-    randomness: a load makes one per resource, and uuid4() per id cost 7 µs against 1.7 µs."""
-    digits = os.urandom(16 * n).hex()
+    """n new resource ids: time-ordered (version 7) UUIDs, RFC 9562 section 5.7, with the 12 bits after the
+    version holding the fraction of the millisecond (its method 3), the rest from one read of the system's
+    randomness.
+
+    Time-ordered because every index keyed by id (resources (type, id), the references to new resources)
+    then grows at its right edge: random (version 4) ids put each insert on a random page, so a group's
+    commit wrote far more pages (the ORU floor: 2,887-3,045 msg/s with version 4 ids against 3,258-3,318
+    with these, 3 alternated pairs). The id shows when the resource was created, which its first version's
+    meta.lastUpdated shows anyway."""
+    ns = time.time_ns()
+    stamp = f"{ns // 1_000_000:012x}{(ns % 1_000_000) * 4096 // 1_000_000:03x}"
+    digits = os.urandom(8 * n).hex()
     ids = []
-    for i in range(0, 32 * n, 32):
-        h = digits[i : i + 32]
-        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
+    for i in range(0, 16 * n, 16):
+        h = digits[i : i + 16]
+        ids.append(f"{stamp[:8]}-{stamp[8:12]}-7{stamp[12:]}-{_VARIANT[int(h[0], 16) & 3]}{h[1:4]}-{h[4:]}")
     return ids
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import time
 import uuid
 
 import orjson
 
-from yilian.store.repository import new_ids
+from yilian.store.repository import new_id, new_ids
 from yilian.store.rows import PreparedBatch, batch_of, prepare
 
 PATIENT = {
@@ -78,13 +79,19 @@ def test_a_matched_conditional_create_is_dropped_and_references_move_to_its_matc
     assert sorted(batch.compartment) == [(1, "stored-pat"), (2, "stored-pat")]
 
 
-def test_new_ids_are_random_version_4_uuids():
+def test_new_ids_are_time_ordered_version_7_uuids():
+    before = time.time_ns() // 1_000_000
     ids = new_ids(500)
+    after = time.time_ns() // 1_000_000
     assert len(set(ids)) == 500
     for text in ids:
         parsed = uuid.UUID(text)
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+        assert before <= parsed.int >> 80 <= after  # the first 48 bits: Unix time in milliseconds
+    time.sleep(0.002)
+    assert min(new_ids(3)) > max(ids)  # a later id sorts after an earlier one: indexes grow at one end
     assert new_ids(0) == []
+    assert uuid.UUID(new_id()).version == 7
 
 
 def test_batches_concatenate_with_their_keys_moved_past_the_ones_before():
