@@ -2,8 +2,8 @@
 
 - a Patient touched, or named in the path (`Patient/123/...`): its id;
 - `$everything` touches one compartment: the path's patient, no lookup;
-- other resources: one indexed query on the store's `compartment` table for their rids (in the request's
-  transaction, so resources written by it are there too);
+- a resource the request wrote: the compartment the store computed for it (`Stored.patients`), no lookup;
+- other resources: one indexed query on the store's `compartment` table for their rids;
 - a deletion: the compartment rows are gone with the resource, so the previous version's references;
 - a refused request (nothing touched, transaction rolled back): the patient named in its path or query.
 
@@ -73,6 +73,8 @@ def patients_known(access: Access, defer: bool) -> tuple[set[str], list[tuple[in
             continue
         elif s.deleted:
             found |= _version_patients(access.conn, s.rid, s.version - 1)
+        elif s.patients is not None:  # written just now: the store kept its compartment
+            found |= s.patients
         else:
             lookup.append((s.rid, s.version))
     if defer and (access.action in DEFERRABLE or access.writing):

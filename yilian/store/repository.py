@@ -73,6 +73,9 @@ class Stored:
     content: bytes
     method: str = ""
     redact: str | None = None  # elements a reader without the right must not see (gate/labels.py)
+    # The patients of its compartment rows when the store has just written it (None: not known here): the
+    # audit of the write needs them, and looking up rows the same transaction wrote cost a query per group.
+    patients: frozenset[str] | None = None
 
     def resource(self) -> dict:
         return orjson.loads(self.content)
@@ -162,8 +165,22 @@ def insert_batch(conn: Connection, batch: PreparedBatch) -> list[Stored]:
         base = 0
     dialect.insert_keyed(conn, "resources", RESOURCE_COLUMNS, sealed.resources, base)
     _insert_indexes(conn, sealed, base)
+    patients: dict[int, set[str]] = {}
+    for key, patient_id in batch.compartment:
+        patients.setdefault(key, set()).add(patient_id)
     return [
-        Stored(rids[key], rtype, rid_id, version, updated, False, member, content, redact=labels[_REDACT])
+        Stored(
+            rids[key],
+            rtype,
+            rid_id,
+            version,
+            updated,
+            False,
+            member,
+            content,
+            redact=labels[_REDACT],
+            patients=frozenset(patients.get(key, ())),
+        )
         for key, rtype, rid_id, version, updated, _deleted, member, content, *labels in batch.resources
     ]
 
@@ -177,7 +194,16 @@ def _insert_indexes(conn: Connection, batch: PreparedBatch, base: int) -> None:
 
 def _from_prepared(p: Prepared) -> Stored:
     return Stored(
-        p.rid, p.type, p.id, p.version, p.last_updated, False, p.member, p.content, redact=p.labels[_REDACT]
+        p.rid,
+        p.type,
+        p.id,
+        p.version,
+        p.last_updated,
+        False,
+        p.member,
+        p.content,
+        redact=p.labels[_REDACT],
+        patients=frozenset(p.patients),
     )
 
 
