@@ -47,6 +47,7 @@ from yilian.store.search.derived import covering_keys
 from yilian.store.search.params import reference_param_keys
 from yilian.store.tables import (
     INDEX_TABLES,
+    VERSIONED_INDEXES,
     compartment,
     idx_reference,
     idx_token,
@@ -164,7 +165,7 @@ def insert_batch(conn: Connection, batch: PreparedBatch) -> list[Stored]:
         sealed = sealed.rekeyed(rids.__getitem__)
         base = 0
     dialect.insert_keyed(conn, "resources", RESOURCE_COLUMNS, sealed.resources, base)
-    _insert_indexes(conn, sealed, base)
+    _insert_indexes(conn, sealed, base, new=True)
     patients: dict[int, set[str]] = {}
     for key, patient_id in batch.compartment:
         patients.setdefault(key, set()).add(patient_id)
@@ -185,10 +186,16 @@ def insert_batch(conn: Connection, batch: PreparedBatch) -> list[Stored]:
     ]
 
 
-def _insert_indexes(conn: Connection, batch: PreparedBatch, base: int) -> None:
+# A text row of an updated resource may be there already, from an earlier version: it takes the new one.
+_TEXT_UPSERT = (("param", "value", "rid"), ("version",))
+
+
+def _insert_indexes(conn: Connection, batch: PreparedBatch, base: int, *, new: bool = False) -> None:
+    """Insert a batch's index rows; `new` says its resources were never stored (nothing to upsert)."""
     for name, rows in batch.index.items():
         table = INDEX_TABLES[name]
-        dialect.insert_keyed(conn, table.name, [c.name for c in table.columns], rows, base)
+        upsert = _TEXT_UPSERT if name in VERSIONED_INDEXES and not new else None
+        dialect.insert_keyed(conn, table.name, [c.name for c in table.columns], rows, base, upsert=upsert)
     dialect.insert_keyed(conn, "compartment", ("rid", "patient_id"), batch.compartment, base)
 
 
@@ -352,8 +359,11 @@ def _archive(conn: Connection, existing: Stored) -> None:
 
 
 def _clear_indexes(conn: Connection, rid: int) -> None:
-    for table in (*INDEX_TABLES.values(), compartment):
-        conn.execute(delete(table).where(table.c.rid == rid))
+    """Delete a resource's index rows, but the versioned ones: searches skip those of other versions."""
+    for name, table in INDEX_TABLES.items():
+        if name not in VERSIONED_INDEXES:
+            conn.execute(delete(table).where(table.c.rid == rid))
+    conn.execute(delete(compartment).where(compartment.c.rid == rid))
 
 
 # ----------------------------------------------------------------------------------------------- reads
