@@ -18,7 +18,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin, pinyin
 
 # Surname readings that differ from the character's everyday reading, and the compound surnames.
 # fmt: off
@@ -73,20 +72,30 @@ def canon(latin: str) -> str:
     return _NOT_LETTERS.sub("", s)
 
 
+@lru_cache(maxsize=1)
+def _pypinyin():  # noqa: ANN202 - the pypinyin module
+    """pypinyin, imported when a name in characters first needs reading: its import loads phrase
+    dictionaries (0.15 s), which a feed of names in Latin letters never needs."""
+    import pypinyin
+
+    return pypinyin
+
+
 @lru_cache(maxsize=100_000)
 def surname_pinyin(family: str) -> str:
     if family in SURNAME_READINGS:
         return SURNAME_READINGS[family]
-    return "".join(SURNAME_READINGS.get(ch) or canon(lazy_pinyin(ch)[0]) for ch in family)
+    return "".join(SURNAME_READINGS.get(ch) or canon(_pypinyin().lazy_pinyin(ch)[0]) for ch in family)
 
 
 @lru_cache(maxsize=100_000)
 def given_pinyins(given: str) -> tuple[str, ...]:
     """Every reading of a given name (the everyday reading first), at most eight."""
-    primary = canon("".join(lazy_pinyin(given, style=Style.NORMAL)))
+    pp = _pypinyin()
+    primary = canon("".join(pp.lazy_pinyin(given, style=pp.Style.NORMAL)))
     options = [
         list(dict.fromkeys(canon(r) for r in readings))[:3]
-        for readings in pinyin(given, style=Style.NORMAL, heteronym=True)
+        for readings in pp.pinyin(given, style=pp.Style.NORMAL, heteronym=True)
     ]
     out = [primary]
     for combo in itertools.islice(itertools.product(*options), 16):
