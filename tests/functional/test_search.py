@@ -85,30 +85,6 @@ def test_reference_quantity_and_sort(fhir, people):
     assert fhir.get("Observation?code:text=血糖").resource()["total"] == 3
 
 
-def test_text_search_finds_only_the_current_versions_texts(fhir, people):
-    """Text rows outlive their version (store/tables.idx_text): searches must still see only the current
-    one's, through updates that drop a text, keep it, bring an old one back, and a deletion."""
-    obs = observation(people["zhang"], "1558-6", 6.1, "mmol/L", "2024-03-01")
-    obs["code"]["text"] = "空腹血糖 fasting"
-    oid = fhir.post("Observation", obs).resource()["id"]
-
-    def found(text: str) -> list[str]:
-        return ids(fhir.get(f"Observation?code:text={text}"))
-
-    assert found("空腹") == [oid] and found("random") == []
-    obs["code"]["text"] = "随机血糖 random"
-    fhir.put(f"Observation/{oid}", {**obs, "id": oid})
-    assert found("空腹") == [] and found("random") == [oid]
-    assert fhir.get("Observation?code:text=fasting&_summary=count").resource()["total"] == 0
-    obs["code"]["text"] = "空腹血糖 fasting"  # the first version's row is still there: it is reused
-    fhir.put(f"Observation/{oid}", {**obs, "id": oid})
-    assert found("空腹") == [oid] and found("random") == []
-    fhir.put(f"Observation/{oid}", {**obs, "id": oid, "status": "amended"})  # the text unchanged
-    assert found("fasting") == [oid]
-    fhir.delete(f"Observation/{oid}")
-    assert found("fasting") == [] and found("random") == []
-
-
 def test_chained_search(fhir, people):
     fhir.post("Observation", observation(people["li"], "1558-6", 5.0, "mmol/L", "2024-04-01"))
     found = fhir.get("Observation?subject:Patient.name=李")

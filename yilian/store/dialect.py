@@ -112,27 +112,15 @@ def insert_many(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
 
 
 def insert_keyed(
-    conn: Connection,
-    table: str,
-    columns: Sequence[str],
-    rows: Sequence[tuple],
-    base: int,
-    *,
-    upsert: tuple[Sequence[str], Sequence[str]] | None = None,
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple], base: int
 ) -> None:
     """`insert_many` for rows whose first value is a key relative to `base` (store/rows.PreparedBatch):
-    the database adds base, so no row is rebuilt in Python. `upsert` (conflict columns, columns to set)
-    turns a row whose key is already there into an update of those columns (both databases' syntax)."""
+    the database adds base, so no row is rebuilt in Python."""
     if not rows:
         return
     mark = "?" if is_sqlite(conn) else "%s"
     values = ", ".join([f"{mark} + {int(base)}", *[mark] * (len(columns) - 1)])
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
-    if upsert is not None:
-        conflict, updated = upsert
-        sets = ", ".join(f"{c} = excluded.{c}" for c in updated)
-        sql += f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {sets}"
-    conn.exec_driver_sql(sql, list(rows))
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})", list(rows))
 
 
 def rid_base(rids: Sequence[int]) -> int | None:

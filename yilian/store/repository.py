@@ -47,7 +47,6 @@ from yilian.store.search.derived import covering_keys
 from yilian.store.search.params import reference_param_keys
 from yilian.store.tables import (
     INDEX_TABLES,
-    VERSIONED_INDEXES,
     compartment,
     idx_reference,
     idx_token,
@@ -165,7 +164,7 @@ def insert_batch(conn: Connection, batch: PreparedBatch) -> list[Stored]:
         sealed = sealed.rekeyed(rids.__getitem__)
         base = 0
     dialect.insert_keyed(conn, "resources", RESOURCE_COLUMNS, sealed.resources, base)
-    _insert_indexes(conn, sealed, base, new=True)
+    _insert_indexes(conn, sealed, base)
     patients: dict[int, set[str]] = {}
     for key, patient_id in batch.compartment:
         patients.setdefault(key, set()).add(patient_id)
@@ -186,16 +185,10 @@ def insert_batch(conn: Connection, batch: PreparedBatch) -> list[Stored]:
     ]
 
 
-# A text row of an updated resource may be there already, from an earlier version: it takes the new one.
-_TEXT_UPSERT = (("param", "value", "rid"), ("version",))
-
-
-def _insert_indexes(conn: Connection, batch: PreparedBatch, base: int, *, new: bool = False) -> None:
-    """Insert a batch's index rows; `new` says its resources were never stored (nothing to upsert)."""
+def _insert_indexes(conn: Connection, batch: PreparedBatch, base: int) -> None:
     for name, rows in batch.index.items():
         table = INDEX_TABLES[name]
-        upsert = _TEXT_UPSERT if name in VERSIONED_INDEXES and not new else None
-        dialect.insert_keyed(conn, table.name, [c.name for c in table.columns], rows, base, upsert=upsert)
+        dialect.insert_keyed(conn, table.name, [c.name for c in table.columns], rows, base)
     dialect.insert_keyed(conn, "compartment", ("rid", "patient_id"), batch.compartment, base)
 
 
@@ -359,11 +352,8 @@ def _archive(conn: Connection, existing: Stored) -> None:
 
 
 def _clear_indexes(conn: Connection, rid: int) -> None:
-    """Delete a resource's index rows, but the versioned ones: searches skip those of other versions."""
-    for name, table in INDEX_TABLES.items():
-        if name not in VERSIONED_INDEXES:
-            conn.execute(delete(table).where(table.c.rid == rid))
-    conn.execute(delete(compartment).where(compartment.c.rid == rid))
+    for table in (*INDEX_TABLES.values(), compartment):
+        conn.execute(delete(table).where(table.c.rid == rid))
 
 
 # ----------------------------------------------------------------------------------------------- reads

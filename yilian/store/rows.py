@@ -119,17 +119,17 @@ def _prepare(
     rtype = resource["resourceType"]
     found = extract(resource)
     patients = compartment_patients(resource, found)
-    drop_covered(rtype, found.texts, found.tokens, found.quantities, found.references)
+    drop_covered(rtype, found.strings, found.tokens, found.quantities, found.references)
     in_columns = drop_column_labels(found.tokens, member, resource["meta"].get("security"))
-    index = _index_rows(found, key, _param_keys(rtype), version)
+    index = _index_rows(found, key, _param_keys(rtype))
     labels = (*label_columns(resource), in_columns)
     return member, rtype, index, patients, orjson.dumps(resource), labels
 
 
-def _index_rows(found: IndexRows, key: int, param: dict[str, int], version: int) -> dict[str, set[tuple]]:
-    """Rows per index table, each `(key, param key, values...)`; a text row ends with the version it is
-    of (tables.idx_text). Key columns cannot be NULL: an absent system or unit is ''. A set drops repeated
-    values. (Written out per table: this runs ~10 times per resource loaded.)"""
+def _index_rows(found: IndexRows, key: int, param: dict[str, int]) -> dict[str, set[tuple]]:
+    """Rows per index table, each `(key, param key, values...)`. Key columns cannot be NULL: an absent
+    system or unit is ''. A set drops repeated values. (Written out per table: this runs ~10 times per
+    resource loaded.)"""
     index: dict[str, set[tuple]] = {}
     if found.strings:
         index["strings"] = {(key, param[c], v) for c, v in found.strings}
@@ -145,8 +145,6 @@ def _index_rows(found: IndexRows, key: int, param: dict[str, int], version: int)
         index["numbers"] = {(key, param[c], v) for c, v in found.numbers}
     if found.uris:
         index["uris"] = {(key, param[c], v) for c, v in found.uris}
-    if found.texts:
-        index["texts"] = {(key, param[c], v, version) for c, v in found.texts}
     return index
 
 

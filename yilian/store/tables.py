@@ -17,7 +17,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -102,22 +101,6 @@ idx_quantity = _index_table(
 idx_number = _index_table("idx_number", _key("value", Float), search=("param", "value"))
 idx_uri = _index_table("idx_uri", _key("value", Text), search=("param", "value"))
 
-# A token's texts (Coding.display, CodeableConcept.text) for the `:text` modifier, which only ever reads
-# them by parameter and value (a `contains` match): one b-tree, keyed (param, value, rid), not two. Nothing
-# reads them by resource, so an update does not delete them: it upserts its own (setting `version`), and a
-# search counts a row only while `version` is its resource's current one (Blaze filters its index entries
-# by the current version's hash the same way). A text an update dropped stays behind, unread.
-idx_text = Table(
-    "idx_text",
-    metadata,
-    Column("rid", RID, nullable=False, autoincrement=False),
-    Column("param", Integer, nullable=False, autoincrement=False),
-    Column("value", Text, nullable=False),
-    Column("version", Integer, nullable=False),
-    PrimaryKeyConstraint("param", "value", "rid", name="pk_idx_text"),
-    **NO_ROWID,
-)
-
 compartment = Table(
     "compartment",
     metadata,
@@ -150,6 +133,4 @@ INDEX_TABLES = {
     "quantities": idx_quantity,
     "numbers": idx_number,
     "uris": idx_uri,
-    "texts": idx_text,
 }
-VERSIONED_INDEXES = frozenset({"texts"})  # rows kept across updates, matched by version (idx_text)

@@ -47,37 +47,3 @@ def test_labels_in_columns_downgrades_by_writing_back_the_marker_rows(gate, fhir
     schema.upgrade(gate.engine)
     found = fhir.get(f"Patient?_security={GBT_LEVEL}|L4").resource()
     assert [e["resource"]["id"] for e in found["entry"]] == [patient["id"]]
-
-
-def test_text_rows_move_between_the_string_and_text_tables(gate, fhir):
-    """0009 moved the `:text` rows to idx_text; going back to 0008 puts the current versions' rows back
-    in idx_string, and upgrading again moves them (with their versions) to idx_text."""
-    from alembic import command
-    from sqlalchemy import inspect, select
-
-    from yilian.store.search.keys import param_key
-    from yilian.store.tables import idx_string, idx_text
-
-    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "空腹血糖"}}
-    oid = fhir.post("Observation", obs).resource()["id"]
-    fhir.put(f"Observation/{oid}", {**obs, "id": oid, "code": {"text": "随机血糖"}})
-    key = param_key("Observation", "code:text")
-    with gate.engine.connect() as conn:
-        assert conn.execute(select(idx_text.c.value, idx_text.c.version)).all() == [
-            ("空腹血糖", 1),
-            ("随机血糖", 2),
-        ]
-        command.downgrade(schema.alembic_config(conn), "0008")
-        conn.commit()
-    with gate.engine.connect() as conn:
-        assert "idx_text" not in inspect(conn).get_table_names()
-        back = conn.execute(select(idx_string.c.param, idx_string.c.value)).all()
-    assert [tuple(r) for r in back] == [(key, "随机血糖")]  # the current version's only
-    schema.upgrade(gate.engine)
-    with gate.engine.connect() as conn:
-        assert conn.execute(select(idx_string.c.value).where(idx_string.c.param == key)).all() == []
-        assert conn.execute(select(idx_text.c.param, idx_text.c.value, idx_text.c.version)).all() == [
-            (key, "随机血糖", 2)
-        ]
-    found = fhir.get("Observation?code:text=随机").resource()
-    assert [e["resource"]["id"] for e in found["entry"]] == [oid]

@@ -260,8 +260,7 @@ def test_observation_blood_pressure_systolic():
             ("code", LOINC, "8480-6"): 1,
         }
     )
-    assert not rows.strings  # a token's texts are text rows (tables.idx_text), not string rows
-    assert rows_of(rows, "texts") == Counter(
+    assert rows_of(rows, "strings") == Counter(
         {
             ("category:text", "vital signs"): 1,
             ("code:text", "systolic blood pressure"): 1,
@@ -478,8 +477,7 @@ def test_encounter():
         }
     )
     assert rows_of(rows, "tokens", "type") == Counter({("type", SNOMED, "185349003"): 1})
-    assert not rows.strings
-    assert rows_of(rows, "texts") == Counter(
+    assert rows_of(rows, "strings") == Counter(
         {  # the text repeats the display: one row
             ("class:text", "ambulatory"): 1,
             ("type:text", "encounter for check up"): 1,

@@ -109,13 +109,13 @@ def param_codes(resource_type: str, code: str) -> tuple[str, ...]:
 # --- writing --------------------------------------------------------------------------------------
 
 
-def drop_covered(rtype: str, texts: list, tokens: list, quantities: list, references: list) -> None:
+def drop_covered(rtype: str, strings: list, tokens: list, quantities: list, references: list) -> None:
     """Leave out the rows of a covered parameter that its covering parameter holds (lists in place)."""
     covers = _covers(rtype)
     if not covers:
         return
     covered = covered_params(rtype)
-    for rows in (texts, tokens, quantities, references):
+    for rows in (strings, tokens, quantities, references):
         # Extraction already leaves out the repeats from shared routes (extract._compile_type): most
         # lists hold no covered parameter's row at all.
         if rows and any(row[0] in covered for row in rows):

@@ -43,7 +43,6 @@ class IndexRows:
     quantities: list[tuple[str, float, str | None, str | None]]  # (code, value, system, code or unit)
     numbers: list[tuple[str, float]]
     uris: list[tuple[str, str]]
-    texts: list[tuple[str, str]]  # (code ":text", normalised value): a token's display or concept text
 
 
 Handler = Callable[[Any, IndexRows], None]  # (a JSON value, possibly a list; the rows to append to)
@@ -58,7 +57,7 @@ class _Plan:
 
 def extract(resource: dict) -> IndexRows:
     """The index rows of one resource (contained and urn:uuid references must be resolved before)."""
-    rows = IndexRows([], [], [], [], [], [], [], [])
+    rows = IndexRows([], [], [], [], [], [], [])
     plan = _plan_of(resource.get("resourceType"))
     by_key = plan.by_key
     for key, value in resource.items():
@@ -219,7 +218,7 @@ def _add_coding(cd: dict, codes: tuple[str, ...], text_codes: tuple[str, ...], r
     if type(display) is str and display:
         n = normalize_string(display)
         for c in text_codes:
-            rows.texts.append((c, n))
+            rows.strings.append((c, n))
     return display
 
 
@@ -237,7 +236,7 @@ def _concept_leaf(codes: tuple[str, ...]) -> Handler:
         if type(text) is str and text and text != display:  # Synthea repeats the display as text
             n = normalize_string(text)
             for c in text_codes:
-                rows.texts.append((c, n))
+                rows.strings.append((c, n))
 
     return leaf
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select
 
 from yilian.fhir.outcomes import bad_request
 from yilian.store import dialect
@@ -23,7 +23,6 @@ from yilian.store.tables import (
     idx_quantity,
     idx_reference,
     idx_string,
-    idx_text,
     idx_token,
     idx_uri,
     resources,
@@ -69,23 +68,17 @@ def criterion_condition(resource_type: str, c: Criterion, scope: ColumnElement[b
         return not_(present) if c.values[0] == "true" else present
     if c.chain is not None:
         return _chained(resource_type, c, scope)
+    in_columns = None
     if c.param.type == "token" and c.modifier == "text":
-        return _text_condition(resource_type, code, c.values)
-    value_conds = [_value_condition(c, table, v) for v in c.values]
-    in_columns = derived.column_match(resource_type, code, c.values)
+        table, code = idx_string, code + ":text"
+        value_conds = [_string_value(table, v, "contains") for v in c.values]
+    else:
+        value_conds = [_value_condition(c, table, v) for v in c.values]
+        in_columns = derived.column_match(resource_type, code, c.values)
     matches = R.rid.in_(select(table.c.rid).where(_param_is(table, resource_type, code), or_(*value_conds)))
     if in_columns is not None:
         matches = or_(matches, in_columns)
     return not_(matches) if c.modifier == "not" else matches
-
-
-def _text_condition(resource_type: str, code: str, values: list[str]) -> ColumnElement[bool]:
-    """`code:text`: a display or text containing one of the values. Text rows outlive the version they
-    were written for (tables.idx_text), so a row counts only with its resource's current version."""
-    t = idx_text
-    contains = or_(*(_string_value(t, v, "contains") for v in values))
-    current = select(t.c.rid, t.c.version).where(_param_is(t, resource_type, code + ":text"), contains)
-    return tuple_(R.rid, R.version).in_(current)
 
 
 def _param_is(table, resource_type: str, code: str) -> ColumnElement[bool]:  # noqa: ANN001
