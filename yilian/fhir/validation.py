@@ -17,7 +17,6 @@ Not checked, by design: invariants (FHIRPath constraints), terminology bindings,
 from __future__ import annotations
 
 import calendar
-import functools
 import math
 import re
 from collections.abc import Callable
@@ -77,10 +76,14 @@ def resource_types() -> frozenset[str]:
 # A table is (specs, required, is_resource).  specs maps a JSON key to
 # (kind, arg, many, group, tname):
 #   kind  K_OBJ: a complex value, arg is the child table
-#         K_STR: a primitive carried as a JSON string, arg(value) is truthy when valid
+#         K_TEXT: a free-text string primitive (string, markdown, xhtml): any non-empty string up to 1 MB
+#         K_CODE: a string primitive with a pattern (code, uri, dateTime...): arg[value] says whether it
+#                 is valid, remembered (a dict; _Remembered), as codes and dates repeat
+#         K_STR: another primitive carried as a JSON string (base64Binary), arg(value) is truthy when valid
 #         K_PRIM: another primitive (boolean, numbers), arg(value) is truthy when valid
 #         K_ELEM: the "_name" sibling of a primitive (id/extension), arg is the Element table
 #         K_RES: a nested resource (contained, Bundle.entry.resource, ...)
+#         For every string kind, arg(value) also says whether a value is valid.
 #   many  True when the element is an array (max > 1)
 #   group the choice element name ("value[x]") so two choices of one element are caught
 #   tname the FHIR type name, for messages
@@ -89,7 +92,8 @@ def resource_types() -> frozenset[str]:
 # when something went wrong, so valid input never pays for building paths.  `refs`, when not None,
 # collects the references (see validate).
 
-K_OBJ, K_STR, K_PRIM, K_ELEM, K_RES = range(5)
+K_OBJ, K_STR, K_PRIM, K_ELEM, K_RES, K_TEXT, K_CODE = range(7)
+STRING_KINDS = (K_TEXT, K_CODE, K_STR)
 STRUCTURE, REQUIRED, VALUE, INVALID = "structure", "required", "value", "invalid"
 
 
@@ -127,6 +131,16 @@ def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
                     if type(x) is not dict or _walk(x, arg, refs):
                         out = _array_issues(out, obj, k, v, s, None)  # invalid: references moot
                         break
+            elif kind == K_TEXT:
+                for x in v:
+                    if type(x) is not str or not 0 < len(x) <= _MAX_STRING:
+                        out = _array_issues(out, obj, k, v, s, None)
+                        break
+            elif kind == K_CODE:
+                for x in v:
+                    if type(x) is not str or not arg[x]:
+                        out = _array_issues(out, obj, k, v, s, None)
+                        break
             elif kind == K_STR:
                 for x in v:
                     if type(x) is not str or not arg(x):
@@ -141,6 +155,16 @@ def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
                     out = _nest(out, sub, k)
             else:
                 out = _add(out, (k, _shape_message(v, "a JSON object"), STRUCTURE))
+        elif kind == K_TEXT:  # the string checks inlined: the commonest values by far
+            if type(v) is not str or not 0 < len(v) <= _MAX_STRING:
+                out = _add(out, (k, _value_message(v, tname), _value_code(v)))
+            elif k == "reference" and refs is not None:
+                refs.append((obj, arg))
+        elif kind == K_CODE:
+            if type(v) is not str or not arg[v]:
+                out = _add(out, (k, _value_message(v, tname), _value_code(v)))
+            elif k == "reference" and refs is not None:  # a uri some elements name so (see validate)
+                refs.append((obj, arg))
         elif kind == K_STR:
             if type(v) is not str or not arg(v):
                 out = _add(out, (k, _value_message(v, tname), _value_code(v)))
@@ -191,7 +215,7 @@ def _array_issues(out: list | None, obj: dict, k: str, v: list, s: tuple, refs: 
             continue
         if kind == K_OBJ:
             sub = _walk(x, arg, refs) if type(x) is dict else [("", "expected a JSON object", STRUCTURE)]
-        elif kind == K_STR:
+        elif kind in STRING_KINDS:
             sub = None if type(x) is str and arg(x) else [("", _value_message(x, tname), _value_code(x))]
         else:
             sub = _other_issues(s, x, refs)
@@ -296,19 +320,31 @@ def _date_checker(pattern: str):
     return ok
 
 
-_REMEMBERED = 4096  # values each checker remembers
+_REMEMBERED = 4096  # values each checker remembers (then it forgets them all and starts again)
 _REMEMBERED_LENGTH = 128  # longer values are checked afresh (and not kept)
 
 
-def _remembering(check: Callable[[str], object]) -> Callable[[str], bool]:
-    """`check`, remembering its answers for short values: codes, systems and dates repeat across the
-    resources of a Bundle, and a cache hit is cheaper than matching the regex again."""
-    cached = functools.lru_cache(maxsize=_REMEMBERED)(lambda v: bool(check(v)))
+class _Remembered(dict):
+    """`check`'s answers by value, `self[value]`: codes, systems and dates repeat across the resources of
+    a Bundle, and a hit is one dictionary lookup in C, cheaper than a call, let alone the regex. Callable
+    as `check` is. Bounded: short values only, at most _REMEMBERED of them."""
 
-    def ok(v: str) -> bool:
-        return cached(v) if len(v) <= _REMEMBERED_LENGTH else bool(check(v))
+    __slots__ = ("check",)
 
-    return ok
+    def __init__(self, check: Callable[[str], object]) -> None:
+        super().__init__()
+        self.check = check
+
+    def __missing__(self, v: str) -> bool:
+        ok = bool(self.check(v))
+        if len(v) <= _REMEMBERED_LENGTH:
+            if len(self) >= _REMEMBERED:
+                self.clear()
+            self[v] = ok
+        return ok
+
+    def __call__(self, v: str) -> bool:
+        return self[v]
 
 
 _B64_WS = re.compile(r"[ \t\r\n]+")
@@ -341,14 +377,14 @@ def _decimal_ok(v) -> bool:
 
 def _primitive_checkers(regexes: dict[str, str]) -> dict[str, tuple]:
     """Map each primitive type name to (kind, checker)."""
-    checkers = {name: (K_STR, _string_ok) for name in ("string", "markdown", "xhtml")}
+    checkers = {name: (K_TEXT, _string_ok) for name in ("string", "markdown", "xhtml")}
     for name in ("code", "id", "oid", "uuid", "time"):
-        checkers[name] = (K_STR, _remembering(_regex(regexes[name])))
-    uri_ok = _remembering(_regex(r"\S+"))  # spec: \S*, plus the JSON rule "no empty strings"
+        checkers[name] = (K_CODE, _Remembered(_regex(regexes[name])))
+    uri_ok = _Remembered(_regex(r"\S+"))  # spec: \S*, plus the JSON rule "no empty strings"
     for name in ("uri", "url", "canonical"):
-        checkers[name] = (K_STR, uri_ok)
+        checkers[name] = (K_CODE, uri_ok)
     for name in ("date", "dateTime", "instant"):
-        checkers[name] = (K_STR, _remembering(_date_checker(regexes[name])))
+        checkers[name] = (K_CODE, _Remembered(_date_checker(regexes[name])))
     checkers["base64Binary"] = (K_STR, _base64_ok)
     checkers["boolean"] = (K_PRIM, _boolean_ok)
     checkers["integer"] = (K_PRIM, _int_checker(-(2**31)))

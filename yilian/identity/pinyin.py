@@ -18,7 +18,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-
 # Surname readings that differ from the character's everyday reading, and the compound surnames.
 # fmt: off
 SURNAME_READINGS: dict[str, str] = {

@@ -1,11 +1,19 @@
-"""Checkers that remember their answers (yilian.fhir.validation._remembering) answer as the checks they
-wrap, the second time too, and check long values afresh; the extractor's remembered date ranges likewise."""
+"""Checkers that remember their answers (yilian.fhir.validation._Remembered) answer as the checks they
+wrap, the second time too, called or looked up, and check long values afresh without keeping them; the
+extractor's remembered date ranges likewise."""
 
 from __future__ import annotations
 
 import pytest
 
-from yilian.fhir.validation import _date_checker, _regex, _remembering, validate
+from yilian.fhir.validation import (
+    _REMEMBERED,
+    _REMEMBERED_LENGTH,
+    _date_checker,
+    _regex,
+    _Remembered,
+    validate,
+)
 from yilian.store.search.dates import date_range
 from yilian.store.search.extract import _range
 
@@ -31,10 +39,19 @@ VALUES = [
 
 @pytest.mark.parametrize("make", [lambda: _regex(r"\S+"), lambda: _date_checker(DATE_TIME)])
 def test_remembering_answers_as_the_check(make):
-    check, remembering = make(), _remembering(make())
+    check, remembered = make(), _Remembered(make())
     for _ in range(2):  # the second round answers from memory (the short values)
         for value in VALUES:
-            assert bool(remembering(value)) == bool(check(value)), value
+            assert remembered(value) == remembered[value] == bool(check(value)), value
+    assert set(remembered) == {v for v in VALUES if len(v) <= _REMEMBERED_LENGTH}
+
+
+def test_remembering_is_bounded():
+    remembered = _Remembered(_regex(r"\S+"))
+    for n in range(_REMEMBERED + 10):
+        assert remembered[f"v{n}"] is True
+    assert 0 < len(remembered) <= _REMEMBERED
+    assert remembered["a b"] is False and remembered("a b") is False
 
 
 def test_validation_repeats_its_verdicts():
