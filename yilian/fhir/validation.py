@@ -74,7 +74,7 @@ def resource_types() -> frozenset[str]:
 # --- the walk ----------------------------------------------------------------------------------
 #
 # A table is (specs, required, is_resource).  specs maps a JSON key to
-# (kind, arg, many, group, tname):
+# (mode, kind, arg, many, group, tname), mode being how _walk takes it (see F_CODE below), and
 #   kind  K_OBJ: a complex value, arg is the child table
 #         K_TEXT: a free-text string primitive (string, markdown, xhtml): any non-empty string up to 1 MB
 #         K_CODE: a string primitive with a pattern (code, uri, dateTime...): arg[value] says whether it
@@ -94,12 +94,16 @@ def resource_types() -> frozenset[str]:
 
 K_OBJ, K_STR, K_PRIM, K_ELEM, K_RES, K_TEXT, K_CODE = range(7)
 STRING_KINDS = (K_TEXT, K_CODE, K_STR)
+# A spec's first item says how _walk takes it: F_CODE one K_CODE value, F_TEXT one K_TEXT value, F_OBJ
+# one object, F_OBJS an array of objects (none of them part of a choice), F_OTHER anything else.
+F_CODE, F_TEXT, F_OBJ, F_OBJS, F_OTHER = range(5)
 STRUCTURE, REQUIRED, VALUE, INVALID = "structure", "required", "value", "invalid"
 
 
 def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
-    """Issues of one JSON object against its table, or None.  This is the hot loop, so the common
-    kinds (objects and string primitives) are inlined here rather than split into helpers."""
+    """Issues of one JSON object against its table, or None.  This is the hot loop: the commonest specs
+    (one string, one object, an array of objects, none of them a choice) are handled first, inline,
+    reading the spec by position; the rest by the general code below them."""
     specs, required, is_resource = table
     out = None
     groups = None
@@ -111,7 +115,35 @@ def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
             elif refs is not None and type(v) in (dict, list):
                 refs.append((obj, None))
             continue
-        kind, arg, many, group, tname = s
+        mode = s[0]
+        if mode == F_CODE:
+            if type(v) is not str or not s[2][v]:
+                out = _add(out, (k, _value_message(v, s[5]), _value_code(v)))
+            elif k == "reference" and refs is not None:  # a uri some elements name so (see validate)
+                refs.append((obj, s[2]))
+            continue
+        if mode == F_TEXT:
+            if type(v) is not str or not 0 < len(v) <= _MAX_STRING:
+                out = _add(out, (k, _value_message(v, s[5]), _value_code(v)))
+            elif k == "reference" and refs is not None:
+                refs.append((obj, s[2]))
+            continue
+        if mode == F_OBJ:
+            if type(v) is dict:
+                sub = _walk(v, s[2], refs)
+                if sub:
+                    out = _nest(out, sub, k)
+            else:
+                out = _add(out, (k, _shape_message(v, "a JSON object"), STRUCTURE))
+            continue
+        if mode == F_OBJS and type(v) is list and v:
+            child = s[2]
+            for x in v:  # no index bookkeeping here: on trouble, _array_issues walks again
+                if type(x) is not dict or _walk(x, child, refs):
+                    out = _array_issues(out, obj, k, v, s, None)  # invalid: references moot
+                    break
+            continue
+        _mode, kind, arg, many, group, tname = s
         if group is not None:
             if groups is None:
                 groups = {group: k}
@@ -127,9 +159,9 @@ def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
             elif not v:
                 out = _add(out, (k, "an empty array is not allowed", STRUCTURE))
             elif kind == K_OBJ:
-                for x in v:  # no index bookkeeping here: on trouble, _array_issues walks again
+                for x in v:
                     if type(x) is not dict or _walk(x, arg, refs):
-                        out = _array_issues(out, obj, k, v, s, None)  # invalid: references moot
+                        out = _array_issues(out, obj, k, v, s, None)
                         break
             elif kind == K_TEXT:
                 for x in v:
@@ -155,17 +187,7 @@ def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
                     out = _nest(out, sub, k)
             else:
                 out = _add(out, (k, _shape_message(v, "a JSON object"), STRUCTURE))
-        elif kind == K_TEXT:  # the string checks inlined: the commonest values by far
-            if type(v) is not str or not 0 < len(v) <= _MAX_STRING:
-                out = _add(out, (k, _value_message(v, tname), _value_code(v)))
-            elif k == "reference" and refs is not None:
-                refs.append((obj, arg))
-        elif kind == K_CODE:
-            if type(v) is not str or not arg[v]:
-                out = _add(out, (k, _value_message(v, tname), _value_code(v)))
-            elif k == "reference" and refs is not None:  # a uri some elements name so (see validate)
-                refs.append((obj, arg))
-        elif kind == K_STR:
+        elif kind in STRING_KINDS:
             if type(v) is not str or not arg(v):
                 out = _add(out, (k, _value_message(v, tname), _value_code(v)))
             elif k == "reference" and refs is not None:
@@ -186,7 +208,7 @@ def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
 
 def _other_issues(s: tuple, v, refs: list | None) -> list | None:
     """Check one value of the rarer kinds: non-string primitives, "_x" siblings, resources."""
-    kind, arg, _many, _group, tname = s
+    _mode, kind, arg, _many, _group, tname = s
     if kind == K_PRIM:
         return None if arg(v) else [("", _value_message(v, tname), _value_code(v))]
     if kind == K_ELEM:
@@ -199,7 +221,7 @@ def _other_issues(s: tuple, v, refs: list | None) -> list | None:
 def _array_issues(out: list | None, obj: dict, k: str, v: list, s: tuple, refs: list | None) -> list | None:
     """Check each item of an array, with its index; a null item is only allowed in a primitive
     array when the "_x" sibling array carries its id/extensions (and the other way round)."""
-    kind, arg, _many, _group, tname = s
+    _mode, kind, arg, _many, _group, tname = s
     sibling = k[1:] if kind == K_ELEM else "_" + k
     for i, x in enumerate(v):
         if x is None and kind not in (K_OBJ, K_RES):
@@ -514,8 +536,18 @@ def _add_spec(specs: dict, key: str, code: str, many: bool, group: str | None, c
 
 
 def _relink(tables: dict) -> None:
-    """Replace table names in specs by the table tuples themselves (no lookup while walking)."""
+    """Replace table names in specs by the table tuples themselves (no lookup while walking), and put
+    each spec's mode first."""
     for specs, _req, _res in tables.values():
         for key, (kind, arg, many, group, tname) in specs.items():
             if kind in (K_OBJ, K_ELEM):
-                specs[key] = (kind, tables[arg], many, group, tname)
+                arg = tables[arg]
+            specs[key] = (_mode(kind, many, group), kind, arg, many, group, tname)
+
+
+def _mode(kind: int, many: bool, group: str | None) -> int:
+    if group is not None:
+        return F_OTHER
+    if many:
+        return F_OBJS if kind == K_OBJ else F_OTHER
+    return {K_CODE: F_CODE, K_TEXT: F_TEXT, K_OBJ: F_OBJ}.get(kind, F_OTHER)
