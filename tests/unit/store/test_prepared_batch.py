@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 import time
 import uuid
 
@@ -57,6 +58,14 @@ def test_preparing_into_a_batch_matches_preparing_one_by_one():
         ]
     )
     assert {row[0] for rows in batch.index.values() for row in rows} == {0, 1, 2}
+
+
+def test_a_batch_travels_between_processes_whole():
+    """Workers send batches to the writer pickled (marshal inside): every row comes back as it was."""
+    batch = _batch()
+    back = pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back is not batch and back == batch and back.size == 3
+    assert back.index.keys() == batch.index.keys() and back.resources[1][7] == batch.resources[1][7]
 
 
 def test_a_matched_conditional_create_is_dropped_and_references_move_to_its_match():
