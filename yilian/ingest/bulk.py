@@ -48,8 +48,13 @@ class LoadStats:
 Planned = tuple[Source, list[Plan] | None, FhirError | None]
 
 
-GROUP_ENTRIES = 4000  # entries committed together (each Bundle still all-or-nothing in its savepoint)
-MIN_GROUP_ENTRIES = 500  # a group is written before it is full only when the next source is not ready
+# Entries committed together (each Bundle still all-or-nothing in its savepoint), and the fewest written
+# before the group is full, when the next source is not ready. A commit writes every page the group dirtied
+# to the WAL, and the index pages are dirtied again by the next group: groups of 4,000-8,000 instead of
+# 500-4,000 wrote a Synthea load's WAL as 149 MB instead of 213-229, with 13% less writer CPU (script, 4
+# alternated pairs: 11,033-11,470 res/s against 10,442-10,955).
+GROUP_ENTRIES = 8000
+MIN_GROUP_ENTRIES = 4000
 PLAN_AHEAD_BYTES = 64 << 20  # source bytes handed to workers and not yet applied, at most (about)
 
 
@@ -102,8 +107,8 @@ def _load(
         else:
             group += [(source, FhirRequest("POST", "", plan=p)) for p in plans]
         size = sum(_size(r) for _, r in group)
-        # The writer writes what it has rather than wait for a full group while the workers plan more: it
-        # would otherwise sit idle at the start and whenever they fall behind (Synthea: 0.5 s sooner).
+        # Past the minimum, the writer writes what it has rather than wait for a full group while the
+        # workers plan more: it would otherwise sit idle whenever they fall behind.
         if size >= GROUP_ENTRIES or (size >= MIN_GROUP_ENTRIES and planned.waiting()):
             flush()
     flush()
