@@ -3,7 +3,9 @@ writer, with conditional creates matched across Bundles and references moved to 
 
 from __future__ import annotations
 
+import os
 import tarfile
+import time
 from pathlib import Path
 
 import orjson
@@ -224,3 +226,23 @@ def test_background_checkpoints_copy_the_wal_back(gate, backend):
     # ...which copied every frame back before the block ended; ordinary writers checkpoint again.
     assert frames > 0 and frames == copied
     assert pages_after == dialect.WAL_AUTOCHECKPOINT
+
+
+def test_a_checkpoint_can_be_asked_for_before_its_turn(gate, backend, monkeypatch):
+    """A bulk writer asks for one before its last group (dialect.checkpoint_soon): the WAL's pages reach
+    the database file long before the next turn."""
+    if backend != "sqlite":
+        pytest.skip("a SQLite write-ahead log")
+    monkeypatch.setattr(dialect, "CHECKPOINT_EVERY_S", 3600)
+    path = gate.engine.url.database
+    with dialect.background_checkpoints(gate.engine) as engine:
+        with engine.connect().execution_options(**dialect.write_options()) as conn, conn.begin():
+            conn.exec_driver_sql("CREATE TABLE filler (x BLOB)")
+            conn.exec_driver_sql("INSERT INTO filler VALUES (?)", [(b"x" * 4000,) for _ in range(500)])
+        before = os.path.getsize(path)  # the rows are in the WAL only
+        dialect.checkpoint_soon(engine)
+        deadline = time.monotonic() + 30
+        while os.path.getsize(path) < before + 1_000_000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert os.path.getsize(path) >= before + 1_000_000
+    dialect.checkpoint_soon(gate.engine)  # an engine without background checkpoints: nothing to ask

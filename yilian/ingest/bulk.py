@@ -111,6 +111,9 @@ def _load(
         # workers plan more: it would otherwise sit idle whenever they fall behind.
         if size >= GROUP_ENTRIES or (size >= MIN_GROUP_ENTRIES and planned.waiting()):
             flush()
+    # The last group is written alone (the workers are done): the WAL written so far is copied back
+    # meanwhile, and the checkpoint that ends the load has only this group's pages left to copy.
+    dialect.checkpoint_soon(gate.engine)
     flush()
     return stats
 
