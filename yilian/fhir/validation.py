@@ -163,17 +163,7 @@ def _walk(obj: dict, table: tuple, refs: list | None) -> list | None:
                     if type(x) is not dict or _walk(x, arg, refs):
                         out = _array_issues(out, obj, k, v, s, None)
                         break
-            elif kind == K_TEXT:
-                for x in v:
-                    if type(x) is not str or not 0 < len(x) <= _MAX_STRING:
-                        out = _array_issues(out, obj, k, v, s, None)
-                        break
-            elif kind == K_CODE:
-                for x in v:
-                    if type(x) is not str or not arg[x]:
-                        out = _array_issues(out, obj, k, v, s, None)
-                        break
-            elif kind == K_STR:
+            elif kind in STRING_KINDS:
                 for x in v:
                     if type(x) is not str or not arg(x):
                         out = _array_issues(out, obj, k, v, s, None)
