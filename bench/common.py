@@ -50,6 +50,17 @@ def discard(gate: Gate) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def best_of(rounds: list[dict]) -> dict:
+    """Each rate (`*_per_s`) as the best of the rounds it was measured in, as timeit takes the fastest
+    repeat (noise only ever slows a run down); these machines' speed drifts within minutes."""
+    return {key: max(r[key] for r in rounds) for key in rounds[0] if key.endswith("_per_s")}
+
+
+def rates_of(rounds: list[dict]) -> list[dict]:
+    """Every round's rates, kept in a benchmark's JSON beside the best ones."""
+    return [{k: v for k, v in r.items() if k.endswith("_per_s")} for r in rounds]
+
+
 def insert_only(engine, batches: list) -> float:  # noqa: ANN001 - an Engine
     """Seconds to insert prepared batches (store/rows.PreparedBatch) by the store's batch insert, one
     transaction each and nothing else: the floor under a loader that writes those rows."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy import text
 
-from bench.common import SYNTHEA, discard, emit, fresh_gate, insert_only, machine, require
+from bench.common import SYNTHEA, best_of, discard, emit, fresh_gate, insert_only, machine, rates_of, require
 from yilian.gate.caller import operator
 from yilian.gate.repository import Gate
 from yilian.ingest.bulk import GROUP_ENTRIES, load_paths, plan_source
@@ -97,7 +97,7 @@ def run(
     seen: list[dict] = []
     for _ in range(rounds):
         seen.append(_round(path, database_url, labels, workers, keep))
-    best = {key: max(r[key] for r in seen) for key in seen[0] if key.endswith("_per_s")}
+    best = best_of(seen)
     raw = best["raw_insert_resources_per_s"]
     result = {
         "benchmark": "ingest-synthea",
@@ -110,7 +110,7 @@ def run(
         result[f"{label}_vs_raw"] = round(best[f"{label}_resources_per_s"] / raw, 3)
         fastest = max(seen, key=lambda r, label=label: r[f"{label}_resources_per_s"])
         result[f"{label}_cpu_us_per_resource"] = fastest[f"{label}_cpu_us_per_resource"]
-    result["rounds"] = [{k: v for k, v in r.items() if k.endswith("_per_s")} for r in seen]
+    result["rounds"] = rates_of(seen)
     result["machine"] = machine()
     return result
 

@@ -28,7 +28,7 @@ import time
 
 import hl7
 
-from bench.common import discard, emit, fresh_gate, insert_only, machine
+from bench.common import best_of, discard, emit, fresh_gate, insert_only, machine, rates_of
 from yilian.demo.local_codes import code_tables
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
@@ -93,10 +93,10 @@ def run(count: int, database_url: str | None = None, workers: int = 2, rounds: i
     messages = [message(n) for n in range(count)]
     seen = [_round(messages, database_url, workers) for _ in range(rounds)]
     result: dict = {"benchmark": "ingest-hl7v2-oru", "messages": count, "results_per_message": len(ITEMS)}
-    result.update({key: max(r[key] for r in seen) for key in seen[0] if key.endswith("_per_s")})
+    result.update(best_of(seen))
     result["database"] = seen[0]["database"]
     result["preparing_processes_used"] = preparing_processes(workers)  # niced: the writer keeps its share
-    result["rounds"] = [{k: v for k, v in r.items() if k.endswith("_msgs_per_s")} for r in seen]
+    result["rounds"] = rates_of(seen)
     result["machine"] = machine()
     return result
 
