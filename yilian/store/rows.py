@@ -11,7 +11,7 @@ import orjson
 
 from yilian.alliance.codes import ACT_CODE, GBT_CATEGORY, GBT_LEVEL, SENSITIVE_ELEMENT, SOURCE_MEMBER
 from yilian.store.search.dates import instant
-from yilian.store.search.derived import drop_column_labels, drop_covered
+from yilian.store.search.derived import column_labels, drop_covered
 from yilian.store.search.extract import IndexRows, compartment_patients, extract
 from yilian.store.search.keys import param_key
 
@@ -118,12 +118,13 @@ def _prepare(
     member = member or member_of(resource)
     stamp_meta(resource, rid_id=rid_id, version=version, now=now, member=member)
     rtype = resource["resourceType"]
-    found = extract(resource)
+    found = extract(resource, labels_apart=True)
     patients = compartment_patients(resource, found)
     drop_covered(rtype, found.strings, found.tokens, found.quantities, found.references)
-    in_columns = drop_column_labels(found.tokens, member, resource["meta"].get("security"))
+    columns = column_labels(found.labels, member, resource["meta"].get("security"))
+    found.tokens += found.labels
     index = _index_rows(found, key, _param_keys(rtype))
-    labels = (*label_columns(resource), in_columns)
+    labels = (*columns, True) if columns else (*label_columns(resource), False)
     return member, rtype, index, patients, orjson.dumps(resource), labels
 
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import random
 
-from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, CONFIDENTIALITY_OF_LEVEL, GBT_CATEGORY, GBT_LEVEL
+from yilian.alliance.codes import (
+    ACT_CODE,
+    CONFIDENTIALITY,
+    CONFIDENTIALITY_OF_LEVEL,
+    GBT_CATEGORY,
+    GBT_LEVEL,
+    SENSITIVE_ELEMENT,
+)
+from yilian.store.rows import label_columns
 from yilian.store.search.derived import (
     LABEL_SYSTEMS,
     _column_labels,
     _level_number,
+    column_labels,
     covered_params,
     drop_covered,
 )
@@ -74,6 +83,10 @@ def test_column_labels_match_the_definition():
         ACT_CODE: ["HIV", "", "A" * 17],
     }
     noise = [{"system": "http://other", "code": "x"}, {"code": "R"}, "not a coding"]
+    noise += [
+        {"system": SENSITIVE_ELEMENT, "code": "reasonCode"},
+        {"system": SENSITIVE_ELEMENT, "code": "note"},
+    ]
     reproduced = 0
     for _ in range(20000):
         security = [
@@ -84,7 +97,11 @@ def test_column_labels_match_the_definition():
         security += rng.sample(noise, rng.randrange(3))
         rng.shuffle(security)
         found = _column_labels(security)
-        assert found == slow_column_labels(security), security
+        assert (found and found[:3]) == slow_column_labels(security), security
         reproduced += found is not None
+        # What the store then writes in the label columns is what reading them from meta gives.
+        codings = [s for s in security if type(s) is dict]
+        columns = column_labels([], "m-a", codings)
+        assert columns is None or columns == label_columns({"meta": {"security": codings}}), codings
     assert reproduced > 50
     assert _column_labels(None) is None

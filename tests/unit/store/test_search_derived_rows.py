@@ -11,7 +11,7 @@ from yilian.alliance.codes import ACT_CODE, CONFIDENTIALITY, GBT_CATEGORY, GBT_L
 from yilian.gate.labels import label
 from yilian.store.rows import label_columns, prepare
 from yilian.store.search import extract as extract_module
-from yilian.store.search.derived import LABELS_MARKER, drop_column_labels, drop_covered
+from yilian.store.search.derived import LABELS_MARKER, column_labels, drop_covered
 from yilian.store.search.extract import extract
 from yilian.store.search.keys import param_key
 from yilian.testing.plugin import SHARED_DATA
@@ -27,7 +27,7 @@ def tokens_after(security: list, member: str | None = "m-a", tags: list | None =
     tokens = [("_security", s["system"], s["code"]) for s in security]
     tokens += [("_tag", t["system"], t["code"]) for t in tags or []]
     tokens.append(("status", None, "final"))
-    drop_column_labels(tokens, member, security)
+    column_labels(tokens, member, security)
     return tokens
 
 
@@ -56,7 +56,7 @@ def test_labels_the_columns_cannot_reproduce_keep_every_row():
             ("_security", s["system"], s["code"]) for s in security
         ]
         assert not [t for t in kept if t[0] == LABELS_MARKER]
-        assert drop_column_labels(list(kept), None, security) is False
+        assert column_labels(list(kept), None, security) is None
 
 
 def test_labels_the_gate_writes_always_go_to_the_columns_with_a_marker_only_off_level_4():
@@ -81,7 +81,8 @@ def test_labels_the_gate_writes_always_go_to_the_columns_with_a_marker_only_off_
     ):
         label(resource)
         tokens = [("_security", s["system"], s["code"]) for s in resource["meta"]["security"]]
-        assert drop_column_labels(tokens, "m-a", resource["meta"]["security"]) is True
+        columns = column_labels(tokens, "m-a", resource["meta"]["security"])
+        assert columns is not None and columns == label_columns(resource)
         assert [t for t in tokens if t[0] == "_security"] == [], resource["resourceType"]
         assert [t for t in tokens if t[0] == LABELS_MARKER] == marker, resource["resourceType"]
 

@@ -33,6 +33,7 @@ from yilian.alliance.codes import (
     CONFIDENTIALITY_OF_LEVEL,
     GBT_CATEGORY,
     GBT_LEVEL,
+    SENSITIVE_ELEMENT,
     SOURCE_MEMBER,
 )
 from yilian.store.search.keys import param_key
@@ -130,32 +131,36 @@ def _without_covered(rows: list, covers: dict[str, tuple[str, ...]]) -> list:
     return [row for row in rows if row not in repeated]
 
 
-def drop_column_labels(tokens: list, member: str | None, security: object) -> bool:
-    """Leave out the `_tag` / `_security` token rows the member and label columns answer (in place);
-    returns whether the label columns stand for the labels (then a level other than UNMARKED_LEVEL
-    gets its marker row)."""
+def column_labels(rows: list, member: str | None, security: object) -> tuple | None:
+    """Leave out the `_tag` / `_security` rows (of `rows`, in place) that the member and label columns
+    answer; returns the label columns' values `(level, category, sensitivity, redact)` when they stand
+    for the labels (then a level other than UNMARKED_LEVEL gets its marker row), else None."""
     labels = _column_labels(security)
     if not (isinstance(member, str) and member) and labels is None:
-        return False
+        return None
     with_labels = labels is not None
     kept = [
         row
-        for row in tokens
+        for row in rows
         if not (row[0] == "_tag" and row[1] == SOURCE_MEMBER and row[2] == member)
         and not (with_labels and row[0] == "_security" and row[1] in LABEL_SYSTEMS)
     ]
     if labels is not None and labels[1] != UNMARKED_LEVEL:
         kept.append((LABELS_MARKER, None, f"L{labels[1]}"))
-    tokens[:] = kept
-    return with_labels
+    rows[:] = kept
+    if labels is None:
+        return None
+    category, level, sensitivity, redact = labels
+    return level, category, sensitivity, " ".join(redact)[:200] or None
 
 
 def _column_labels(security: object) -> tuple | None:
-    """(category, level, sensitivity) when the label columns reproduce exactly the labels in
-    meta.security of these systems, else None (then every label keeps its row)."""
+    """(category, level, sensitivity, redacted elements) when the label columns reproduce exactly the
+    labels in meta.security of these systems, else None (then every label keeps its row)."""
     if type(security) is not list:
         return None
     found: dict[str, str] = {}  # system -> its one code
+    redact: list[str] = []
     for s in security:
         if type(s) is dict:
             system = s.get("system")
@@ -164,6 +169,8 @@ def _column_labels(security: object) -> tuple | None:
                 if type(code) is not str or system in found:
                     return None
                 found[system] = code
+            elif system == SENSITIVE_ELEMENT:
+                redact.append(s.get("code") or "")
     category, level = found.get(GBT_CATEGORY), found.get(GBT_LEVEL)
     confidentiality, sensitivity = found.get(CONFIDENTIALITY), found.get(ACT_CODE)
     if category is None or level is None or confidentiality is None:
@@ -175,7 +182,7 @@ def _column_labels(security: object) -> tuple | None:
         return None
     if sensitivity is not None and not (1 <= len(sensitivity) <= 16 and number == 5):
         return None
-    return category, number, sensitivity
+    return category, number, sensitivity, redact
 
 
 def _level_number(code: str) -> int | None:

@@ -43,6 +43,10 @@ class IndexRows:
     quantities: list[tuple[str, float, str | None, str | None]]  # (code, value, system, code or unit)
     numbers: list[tuple[str, float]]
     uris: list[tuple[str, str]]
+    # `_tag` and `_security` token rows (from meta), apart from `tokens` until `extract` is done with them:
+    # the store answers most of them from the resource's columns (derived.column_labels) and looks at
+    # these few rows only, not at every token row.
+    labels: list[tuple[str, str | None, str]]
 
 
 Handler = Callable[[Any, IndexRows], None]  # (a JSON value, possibly a list; the rows to append to)
@@ -55,9 +59,10 @@ class _Plan:
     unsupported: dict[str, str]  # code -> why it is not indexed
 
 
-def extract(resource: dict) -> IndexRows:
-    """The index rows of one resource (contained and urn:uuid references must be resolved before)."""
-    rows = IndexRows([], [], [], [], [], [], [])
+def extract(resource: dict, *, labels_apart: bool = False) -> IndexRows:
+    """The index rows of one resource (contained and urn:uuid references must be resolved before). The
+    `_tag` and `_security` rows are among the tokens, or in `labels` when `labels_apart`."""
+    rows = IndexRows([], [], [], [], [], [], [], [])
     plan = _plan_of(resource.get("resourceType"))
     by_key = plan.by_key
     for key, value in resource.items():
@@ -67,6 +72,9 @@ def extract(resource: dict) -> IndexRows:
                 handler(value, rows)
     for handler in plan.always:
         handler(resource, rows)
+    if not labels_apart and rows.labels:
+        rows.tokens += rows.labels
+        rows.labels = []
     return rows
 
 
@@ -947,7 +955,7 @@ def _predicate_handler(code: str, predicate: Predicate) -> Handler:
 def _meta_handler(meta: Any, rows: IndexRows) -> None:
     if type(meta) is not dict:
         return
-    tokens = rows.tokens
+    tokens = rows.labels
     for key, code in (("tag", "_tag"), ("security", "_security")):
         codings = meta.get(key)
         if type(codings) is list:
