@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -11,7 +12,10 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from yilian.config import Settings
 from yilian.gate.repository import Gate
@@ -21,6 +25,8 @@ from yilian.wiring import build_gate
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("YILIAN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 SYNTHEA = SHARED / "synthea-r4" / "set-a-100-patients.tar.gz"
+
+T = TypeVar("T")
 
 
 def require(path: Path) -> None:
@@ -38,6 +44,40 @@ def fresh_gate(database_url: str | None = None) -> Gate:
     gate = build_gate(settings)
     schema.upgrade(gate.engine)
     return gate
+
+
+def gate_on(database_url: str) -> Gate:
+    """A gate on a database a benchmark made (migrated already), e.g. in a process of its own."""
+    return build_gate(Settings(database_url=database_url, _env_file=None))
+
+
+def in_own_process(fn: Callable[..., T], *args: object) -> T:
+    """`fn(*args)` in a process forked from this one, its result sent back: every load a benchmark
+    compares starts from the same state, a process that has loaded nothing yet (as `yilian load` and any
+    other loader runs in its own). In one process, a load ran slower after others (script, 2 runs: the raw
+    insert 15-17% slower after one of our loads, ours 7-10% after three loads), so the measure run first
+    had an edge. The caller must hold no open database connection or running thread."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            send.send((True, fn(*args)))
+        except BaseException:  # noqa: BLE001 - reported by the parent, which raises
+            send.send((False, traceback.format_exc()))
+
+    child = ctx.Process(target=run)
+    child.start()
+    send.close()
+    try:
+        ok, value = receive.recv()
+    except EOFError:  # it died before it could answer
+        child.join()
+        ok, value = False, f"it ended with exit code {child.exitcode} and no result"
+    child.join()
+    if not ok:
+        raise RuntimeError(f"in a benchmark's own process:\n{value}")
+    return value
 
 
 def discard(gate: Gate) -> None:

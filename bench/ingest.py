@@ -19,7 +19,19 @@ from pathlib import Path
 import orjson
 from sqlalchemy import text
 
-from bench.common import SYNTHEA, best_of, discard, emit, fresh_gate, insert_only, machine, rates_of, require
+from bench.common import (
+    SYNTHEA,
+    best_of,
+    discard,
+    emit,
+    fresh_gate,
+    gate_on,
+    in_own_process,
+    insert_only,
+    machine,
+    rates_of,
+    require,
+)
 from yilian.gate.caller import operator
 from yilian.gate.repository import Gate
 from yilian.ingest.bulk import GROUP_ENTRIES, load_paths, plan_source
@@ -118,27 +130,39 @@ def run(
 def _round(
     path: Path, database_url: str | None, labels: tuple[str, str], workers: int, keep: list | None
 ) -> dict:
-    raw_n, raw_s = _once(load_raw, database_url, path)
-    floor_n, floor_s = _once(load_rows_only, database_url, path)
+    """One round: each load in a process of its own (bench.common.in_own_process)."""
+    raw_n, raw_s = in_own_process(_once, load_raw, database_url, path)
+    floor_n, floor_s = in_own_process(_once, load_rows_only, database_url, path)
     out = {
         "resources": raw_n,
         "raw_insert_resources_per_s": round(raw_n / raw_s),
         "store_rows_only_resources_per_s": round(floor_n / floor_s),
     }
     for label, n_workers in zip(labels, (0, workers), strict=True):
-        gate = fresh_gate(database_url)
-        cpu: dict = {}
-        n, seconds = load_ours(gate, path, n_workers, cpu)
-        out["database"] = gate.engine.dialect.name
+        kept = keep is not None and n_workers > 0  # the store loaded with workers, for the reading benches
+        n, seconds, cpu, dialect, url = in_own_process(_ours, database_url, path, n_workers, kept)
+        out["database"] = dialect
         out[f"{label}_resources_per_s"] = round(n / seconds)
         out[f"{label}_cpu_us_per_resource"] = {k: round(v / n * 1e6, 1) for k, v in cpu.items()}
-        if keep is not None and n_workers:
+        if kept and keep is not None:
             for old in keep:
                 discard(old)
-            keep[:] = [gate]  # the last round's store, loaded with workers, for the benchmarks that read
-        else:
-            discard(gate)
+            keep[:] = [gate_on(url)]  # the last round's
     return out
+
+
+def _ours(database_url: str | None, path: Path, workers: int, kept: bool) -> tuple:
+    """Our load into a fresh database: (resources, seconds, CPU split, dialect, database URL). The database
+    is deleted unless `kept`."""
+    gate = fresh_gate(database_url)
+    cpu: dict = {}
+    n, seconds = load_ours(gate, path, workers, cpu)
+    url = gate.engine.url.render_as_string(hide_password=False)
+    if kept:
+        gate.engine.dispose()
+    else:
+        discard(gate)
+    return n, seconds, cpu, gate.engine.dialect.name, url
 
 
 def _once(load, database_url: str | None, path: Path) -> tuple[int, float]:  # noqa: ANN001 - a loader

@@ -25,10 +25,20 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from collections.abc import Callable
 
 import hl7
 
-from bench.common import best_of, discard, emit, fresh_gate, insert_only, machine, rates_of
+from bench.common import (
+    best_of,
+    discard,
+    emit,
+    fresh_gate,
+    in_own_process,
+    insert_only,
+    machine,
+    rates_of,
+)
 from yilian.demo.local_codes import code_tables
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
@@ -102,38 +112,52 @@ def run(count: int, database_url: str | None = None, workers: int = 2, rounds: i
 
 
 def _round(messages: list[bytes], database_url: str | None, workers: int) -> dict:
+    """One round: each measure in a process of its own (bench.common.in_own_process)."""
     count = len(messages)
-    started = time.perf_counter()
-    for raw in messages:
-        hl7.parse(decode(raw).text)
-    parse_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for raw in messages:
-        Message(decode(raw).text)
-    ingest_parse_s = time.perf_counter() - started
     result = {
-        "parse_only_msgs_per_s": round(count / parse_s),
-        "parse_as_ingest_msgs_per_s": round(count / ingest_parse_s),
-        "store_rows_only_msgs_per_s": round(count / store_rows_only(messages, database_url)),
+        "parse_only_msgs_per_s": round(count / in_own_process(_parse_s, messages, hl7.parse)),
+        "parse_as_ingest_msgs_per_s": round(count / in_own_process(_parse_s, messages, Message)),
+        "store_rows_only_msgs_per_s": round(count / in_own_process(store_rows_only, messages, database_url)),
     }
     for label, n_workers in (("full_path_1_process", 0), (f"full_path_{workers}_workers", workers)):
-        gate = _bench_member(database_url, count)
+        seconds, resources, dialect = in_own_process(_full_path, messages, database_url, n_workers)
+        result["database"] = dialect
+        result[f"{label}_msgs_per_s"] = round(count / seconds)
+        result[f"{label}_resources_per_s"] = round(resources / seconds)
+    for connections, sent in ((1, min(count, 300)), (8, min(count, 1000))):
+        rate = in_own_process(_mllp, messages[:sent], database_url, connections)
+        result[f"mllp_{connections}_connections_msgs_per_s"] = round(rate)
+    return result
+
+
+def _parse_s(messages: list[bytes], parse: Callable[[str], object]) -> float:
+    """Seconds to decode and parse every message."""
+    started = time.perf_counter()
+    for raw in messages:
+        parse(decode(raw).text)
+    return time.perf_counter() - started
+
+
+def _full_path(messages: list[bytes], database_url: str | None, workers: int) -> tuple[float, int, str]:
+    """Seconds to ingest the messages into a fresh member database, the resources written, the dialect."""
+    gate = _bench_member(database_url, len(messages))
+    try:
         items = [hl7_items(raw, member=MEMBER, source="bench")[0] for raw in messages]
         started = time.perf_counter()
-        results = ingest(gate, items, workers=n_workers)
+        results = ingest(gate, items, workers=workers)
         seconds = time.perf_counter() - started
         assert all(r.status == "processed" for r in results), [r.error for r in results if r.error][:3]
-        result["database"] = gate.engine.dialect.name
-        result[f"{label}_msgs_per_s"] = round(count / seconds)
-        result[f"{label}_resources_per_s"] = round(sum(r.resources for r in results) / seconds)
+        return seconds, sum(r.resources for r in results), gate.engine.dialect.name
+    finally:
         discard(gate)
-    for connections, sent in ((1, min(count, 300)), (8, min(count, 1000))):
-        gate = _bench_member(database_url, sent)
-        result[f"mllp_{connections}_connections_msgs_per_s"] = round(
-            mllp_rate(gate, messages[:sent], connections)
-        )
+
+
+def _mllp(messages: list[bytes], database_url: str | None, connections: int) -> float:
+    gate = _bench_member(database_url, len(messages))
+    try:
+        return mllp_rate(gate, messages, connections)
+    finally:
         discard(gate)
-    return result
 
 
 def _bench_member(database_url: str | None, count: int) -> Gate:
