@@ -54,9 +54,10 @@ def gate_on(database_url: str) -> Gate:
 def in_own_process(fn: Callable[..., T], *args: object) -> T:
     """`fn(*args)` in a process forked from this one, its result sent back: every load a benchmark
     compares starts from the same state, a process that has loaded nothing yet (as `yilian load` and any
-    other loader runs in its own). In one process, a load ran slower after others (script, 2 runs: the raw
-    insert 15-17% slower after one of our loads, ours 7-10% after three loads), so the measure run first
-    had an edge. The caller must hold no open database connection or running thread."""
+    other loader runs in its own). In one process a load ran slower after others (script, 2 runs each: the
+    raw insert 6-9% slower after one of our loads, ours 7-10% after three loads), and only the raw
+    insert's first round used to run in a process that had loaded nothing. The caller must hold no open
+    database connection or running thread."""
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
 
