@@ -56,8 +56,10 @@ def in_own_process(fn: Callable[..., T], *args: object) -> T:
     compares starts from the same state, a process that has loaded nothing yet (as `yilian load` and any
     other loader runs in its own). In one process a load ran slower after others (script, 2 runs each: the
     raw insert 6-9% slower after one of our loads, ours 7-10% after three loads), and only the raw
-    insert's first round used to run in a process that had loaded nothing. The caller must hold no open
-    database connection or running thread."""
+    insert's first round used to run in a process that had loaded nothing. The child must not use a
+    database connection it inherits (it ends with os._exit, as multiprocessing's forked children do, so
+    it does not close them either), and a lock another thread holds at the fork stays held in it: fork
+    before starting threads of your own."""
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
 

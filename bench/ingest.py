@@ -144,7 +144,8 @@ def _round(
         out["database"] = dialect
         out[f"{label}_resources_per_s"] = round(n / seconds)
         out[f"{label}_cpu_us_per_resource"] = {k: round(v / n * 1e6, 1) for k, v in cpu.items()}
-        if kept and keep is not None:
+        if kept:
+            assert keep is not None  # (kept says so)
             for old in keep:
                 discard(old)
             keep[:] = [gate_on(url)]  # the last round's
