@@ -16,8 +16,8 @@ from yilian.alliance.codes import (
 from yilian.store.rows import label_columns
 from yilian.store.search.derived import (
     LABEL_SYSTEMS,
-    _column_labels,
     _level_number,
+    _reproducible_labels,
     column_labels,
     covered_params,
     drop_covered,
@@ -30,7 +30,7 @@ def slow_without_covered(rows: list, covered: dict[str, tuple[str, ...]]) -> lis
     return [row for row in rows if not any((c, *row[1:]) in present for c in covered.get(row[0], ()))]
 
 
-def slow_column_labels(security: object) -> tuple | None:
+def slow_reproducible_labels(security: object) -> tuple | None:
     if type(security) is not list:
         return None
     found: dict[str, list[str]] = {}
@@ -96,12 +96,12 @@ def test_column_labels_match_the_definition():
         ]
         security += rng.sample(noise, rng.randrange(3))
         rng.shuffle(security)
-        found = _column_labels(security)
-        assert (found and found[:3]) == slow_column_labels(security), security
+        found = _reproducible_labels(security)
+        assert (found and found[:3]) == slow_reproducible_labels(security), security
         reproduced += found is not None
         # What the store then writes in the label columns is what reading them from meta gives.
         codings = [s for s in security if type(s) is dict]
         columns = column_labels([], "m-a", codings)
         assert columns is None or columns == label_columns({"meta": {"security": codings}}), codings
     assert reproduced > 50
-    assert _column_labels(None) is None
+    assert _reproducible_labels(None) is None

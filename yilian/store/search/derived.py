@@ -135,7 +135,7 @@ def column_labels(rows: list, member: str | None, security: object) -> tuple | N
     """Leave out the `_tag` / `_security` rows (of `rows`, in place) that the member and label columns
     answer; returns the label columns' values `(level, category, sensitivity, redact)` when they stand
     for the labels (then a level other than UNMARKED_LEVEL gets its marker row), else None."""
-    labels = _column_labels(security)
+    labels = _reproducible_labels(security)
     if not (isinstance(member, str) and member) and labels is None:
         return None
     with_labels = labels is not None
@@ -154,7 +154,7 @@ def column_labels(rows: list, member: str | None, security: object) -> tuple | N
     return level, category, sensitivity, " ".join(redact)[:200] or None
 
 
-def _column_labels(security: object) -> tuple | None:
+def _reproducible_labels(security: object) -> tuple | None:
     """(category, level, sensitivity, redacted elements) when the label columns reproduce exactly the
     labels in meta.security of these systems, else None (then every label keeps its row)."""
     if type(security) is not list:
