@@ -11,7 +11,7 @@ import argparse
 import random
 import time
 
-from bench.common import emit, fresh_gate, machine, percentiles
+from bench.common import discard, emit, fresh_gate, machine, percentiles
 from yilian.audit.events import build
 from yilian.audit.log import AuditLog, of
 from yilian.audit.proofs import consistency_path, inclusion, inclusion_path
@@ -56,7 +56,14 @@ def fold(log: AuditLog) -> float:
 
 
 def measure_append(database_url: str | None, n: int = 200_000) -> dict:
-    log = of(fresh_gate(database_url))
+    gate = fresh_gate(database_url)
+    try:
+        return _append(of(gate), n)
+    finally:
+        discard(gate)  # 200,000 events: about 400 MB
+
+
+def _append(log: AuditLog, n: int) -> dict:
     building = time.perf_counter()
     events(10_000)
     build_rate = 10_000 / (time.perf_counter() - building)
@@ -75,7 +82,14 @@ def measure_append(database_url: str | None, n: int = 200_000) -> dict:
 
 
 def measure_large(database_url: str | None, n: int = 1_000_000, proofs: int = 2000) -> dict:
-    log = of(fresh_gate(database_url))
+    gate = fresh_gate(database_url)
+    try:
+        return _large(of(gate), n, proofs)
+    finally:
+        discard(gate)  # 1,000,000 events: about 2 GB
+
+
+def _large(log: AuditLog, n: int, proofs: int) -> dict:
     record(log, n)
     fold(log)
     began = time.perf_counter()
