@@ -35,7 +35,7 @@ class Caller:
     scopes: frozenset[str] | None = None  # SMART on FHIR v2 scopes of the token; None: the roles decide
 
     def has(self, *roles: str) -> bool:
-        return any(r in self.roles for r in roles)
+        return not self.roles.isdisjoint(roles)  # in C: every write and read asks (a generator cost 0.5 µs)
 
     def with_purpose(self, purpose: str) -> Caller:
         return replace(self, purpose=purpose)

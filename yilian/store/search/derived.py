@@ -185,6 +185,7 @@ def _reproducible_labels(security: object) -> tuple | None:
     return category, number, sensitivity, redact
 
 
+@lru_cache(maxsize=64)  # every resource's level code is read, and they are a handful ("L1".."L5")
 def _level_number(code: str) -> int | None:
     """The level of a canonical level code ("L4"), else None."""
     digits = code[1:]
