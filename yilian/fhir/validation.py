@@ -277,7 +277,9 @@ def _join(prefix: str, rel: str) -> str:
 def _show(v) -> str:
     if type(v) is str:
         return "'" + (v if len(v) <= 60 else v[:57] + "...") + "'"
-    return orjson.dumps(v).decode()[:60] if v is not None else "null"
+    if v is None:
+        return "null"
+    return orjson.dumps(v, default=repr).decode()[:60]  # repr: a value JSON has no type for (bytes, a set)
 
 
 def _shape_message(v, expected: str) -> str:

@@ -467,6 +467,14 @@ def test_hostile_nesting_is_an_issue_not_a_crash():
     assert issue.code == "invalid" and "nested too deeply" in issue.message
 
 
+def test_a_value_json_has_no_type_for_is_an_issue_not_a_crash():
+    """A feed's mapper could put bytes or a set where a value belongs: the message shows it as Python
+    would (JSON cannot)."""
+    for value, shown in ((b"x", "b'x'"), ({1}, "{1}")):
+        issue = only_issue({"resourceType": "Observation", "status": value, "code": {"text": "x"}})
+        assert issue.path == "Observation.status" and shown in issue.message
+
+
 def test_input_is_not_modified():
     bundle = transaction()
     before = copy.deepcopy(bundle)
