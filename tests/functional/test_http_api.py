@@ -71,3 +71,32 @@ def test_method_not_allowed_is_an_outcome(client, tokens):
 def test_unsupported_operation_is_501(client, tokens):
     res = client.get("/fhir/Patient/1/$frobnicate", headers=auth(tokens))
     assert res.status_code == 501
+
+
+def _nested(levels: int) -> dict:
+    """An Observation whose subject nests `levels` objects deep (Reference.identifier.assigner...)."""
+    ref: dict = {"display": "x"}
+    for _ in range(levels // 2):
+        ref = {"identifier": {"assigner": ref}}
+    return {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": ref}
+
+
+def test_a_resource_nested_deeper_than_the_store_writes_is_refused_not_a_server_error(client, tokens):
+    """Valid JSON of 300 levels (the API reads up to 1,024), which the store cannot write: an outcome,
+    and nothing stored, alone or in a transaction."""
+    import json
+
+    deep = _nested(300)
+    created = client.post("/fhir/Observation", headers=auth(tokens), content=json.dumps(deep))
+    assert created.status_code == 400
+    assert "nested too deeply" in created.json()["issue"][0]["diagnostics"]
+    entry = {"resource": deep, "request": {"method": "POST", "url": "Observation"}}
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+    posted = client.post("/fhir", headers=auth(tokens), content=json.dumps(bundle))
+    assert posted.status_code == 400
+    issue = posted.json()["issue"][0]
+    assert "nested too deeply" in issue["diagnostics"] and issue["expression"] == ["Bundle.entry[0].resource"]
+    shallow = client.post("/fhir/Observation", headers=auth(tokens), json=_nested(200))
+    assert shallow.status_code == 201
+    found = client.get("/fhir/Observation?_summary=count", headers=auth(tokens)).json()
+    assert found["total"] == 1

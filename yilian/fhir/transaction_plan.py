@@ -20,7 +20,9 @@ from dataclasses import dataclass, field, fields
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from yilian.fhir.interactions import check_resource
+import orjson
+
+from yilian.fhir.interactions import check_resource, too_deep
 from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resource, multiple_matches
 from yilian.fhir.validation import MetReference, is_known_resource_type, validate
 from yilian.gate import policy, writes
@@ -121,9 +123,12 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
     for step in plan.posts():
         writes.before_write(caller, step.resource)
         member = policy.member_for_write(caller, member_of(step.resource))
-        step.key = plan.batch.prepare(
-            step.resource, rid_id=step.rid_id, version=1, now=plan.now, member=member
-        )
+        try:
+            step.key = plan.batch.prepare(
+                step.resource, rid_id=step.rid_id, version=1, now=plan.now, member=member
+            )
+        except orjson.JSONEncodeError:  # serialising it is the check (interactions.check_resource)
+            raise too_deep(f"Bundle.entry[{step.index}].resource") from None
         # Applying needs only the batch now: drop the parsed entry (the plan may travel).
         step.resource, step.entry, step.query = None, {}, []
     if provisional:
