@@ -44,6 +44,7 @@ M = audit_spool_mark.c
 MAGIC = b"YA"
 HEADER = struct.Struct(">2sII")  # magic, payload length, CRC-32 of the payload
 SUFFIX = ".seg"
+STARTING = ".starting"  # a segment being started: not yet locked, never holding a record
 SEGMENT_BYTES = 64 << 20  # a writer moves to a new segment past this size; drained ones are deleted
 MAX_RECORD = 64 << 20
 DRAIN_BATCH = 20_000
@@ -105,11 +106,22 @@ class Spool:
             self.written += n
 
     def _next_segment(self) -> None:
+        """Start a segment: created under a name drainers do not list, locked ("a writer holds this
+        segment"), then renamed. Created under its own name, a drain between the creation and the lock
+        took it for a stopped writer's, drained it empty and deleted it, and every record after went to a
+        deleted file."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+        name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+        starting = self.folder / (name + STARTING)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
-        fd = os.open(self.folder / name, flags, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "a writer holds this segment"
+        fd = os.open(starting, flags, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(starting, self.folder / (name + SUFFIX))  # the lock stays with the file
+        except BaseException:
+            os.close(fd)
+            starting.unlink(missing_ok=True)
+            raise
         self._close()
         self.fd, self.written = fd, 0
 

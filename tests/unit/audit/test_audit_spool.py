@@ -184,3 +184,27 @@ def test_concurrent_appends_are_each_recorded_whole(spool, engine) -> None:  # n
     assert spool.drain(engine, shape_spooled) == 800
     expected = {f"Observation/o{t * 1000 + i}/_history/1" for t in range(8) for i in range(100)}
     assert sorted(stored(engine)) == sorted(expected)
+
+
+def test_a_drain_while_a_writer_starts_a_segment_loses_nothing(spool, engine, monkeypatch) -> None:  # noqa: ANN001
+    """A writer starting a segment creates the file, then locks it: a drain in between (another thread of a
+    busy server, the writer waiting for the GIL) took the unlocked file for a stopped writer's, drained it
+    and deleted it, and every record then appended went to a deleted file (the crash test caught it)."""
+    locking = spool_module.fcntl.flock
+    state: dict = {"drained": None, "inside": False}
+
+    def flock_after_a_drain(fd: int, op: int) -> None:
+        if state["drained"] is None and not state["inside"]:  # the writer's first lock: drain right before
+            state["inside"] = True
+            state["drained"] = spool.drain(engine, shape_spooled)  # (its own flock calls pass through)
+            state["inside"] = False
+        locking(fd, op)
+
+    monkeypatch.setattr(spool_module.fcntl, "flock", flock_after_a_drain)
+    for i in range(3):
+        spool.append(facts(i))
+    monkeypatch.setattr(spool_module.fcntl, "flock", locking)
+    assert state["drained"] == 0
+    spool.close()
+    assert spool.drain(engine, shape_spooled) == 3
+    assert stored(engine) == [f"Observation/o{i}/_history/1" for i in range(3)]
