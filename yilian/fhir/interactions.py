@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-import orjson
-
 from yilian.fhir import bundles
 from yilian.fhir.messages import FhirRequest, FhirResponse, http_date
-from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resource, not_found
+from yilian.fhir.outcomes import Problem, bad_request, invalid_resource, not_found
 from yilian.fhir.validation import validate
 from yilian.gate.repository import GatedRepository
 from yilian.store.repository import Stored, new_id
@@ -27,19 +25,6 @@ def check_resource(resource: dict, rtype: str | None, where: str = "") -> None:
     issues = validate(resource)
     if issues:
         raise invalid_resource([Problem(i.message, i.code, _located(where, i.path)) for i in issues])
-    try:
-        orjson.dumps(resource)  # what the store will do: a single write can afford to try it first
-    except orjson.JSONEncodeError:
-        raise too_deep(where) from None
-
-
-def too_deep(where: str) -> FhirError:
-    """A valid resource nested deeper than JSON is written (orjson: 254 levels; validation's walk counts
-    no levels, and the store would fail writing it)."""
-    return invalid_resource([Problem(TOO_DEEP, "invalid", where.rstrip(".") or None)])
-
-
-TOO_DEEP = "the resource is nested too deeply to store (at most 254 levels of JSON)"
 
 
 def _located(where: str, path: str) -> str:

@@ -66,5 +66,14 @@ def invalid_resource(problems: list[Problem]) -> FhirError:
     return FhirError(400, problems)
 
 
+def too_deep(location: str | None = None) -> FhirError:
+    """A valid resource nested deeper than its JSON can be written (orjson: 254 levels; validation's walk
+    counts no levels): the store refuses it where it serialises it."""
+    return invalid_resource([Problem(TOO_DEEP, "invalid", location)])
+
+
+TOO_DEEP = "the resource is nested too deeply to store (at most 254 levels of JSON)"
+
+
 def multiple_matches(what: str) -> FhirError:
     return precondition_failed(f"{what} matched more than one resource; make the criteria more selective")

@@ -20,10 +20,15 @@ from dataclasses import dataclass, field, fields
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
-
-from yilian.fhir.interactions import check_resource, too_deep
-from yilian.fhir.outcomes import FhirError, Problem, bad_request, invalid_resource, multiple_matches
+from yilian.fhir.interactions import check_resource
+from yilian.fhir.outcomes import (
+    FhirError,
+    Problem,
+    bad_request,
+    invalid_resource,
+    multiple_matches,
+    too_deep,
+)
 from yilian.fhir.validation import MetReference, is_known_resource_type, validate
 from yilian.gate import policy, writes
 from yilian.gate.caller import Caller
@@ -127,8 +132,8 @@ def plan_transaction(entries: list, caller: Caller, resolver: Resolver | None = 
             step.key = plan.batch.prepare(
                 step.resource, rid_id=step.rid_id, version=1, now=plan.now, member=member
             )
-        except orjson.JSONEncodeError:  # serialising it is the check (interactions.check_resource)
-            raise too_deep(f"Bundle.entry[{step.index}].resource") from None
+        except FhirError as err:  # the store refused it (outcomes.too_deep): say which entry
+            raise too_deep(f"Bundle.entry[{step.index}].resource") from err
         # Applying needs only the batch now: drop the parsed entry (the plan may travel).
         step.resource, step.entry, step.query = None, {}, []
     if provisional:

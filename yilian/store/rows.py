@@ -10,6 +10,7 @@ from functools import lru_cache
 import orjson
 
 from yilian.alliance.codes import ACT_CODE, GBT_CATEGORY, GBT_LEVEL, SENSITIVE_ELEMENT, SOURCE_MEMBER
+from yilian.fhir.outcomes import too_deep
 from yilian.store.search.dates import instant
 from yilian.store.search.derived import column_labels, drop_covered
 from yilian.store.search.extract import IndexRows, compartment_patients, extract
@@ -125,7 +126,11 @@ def _prepare(
     found.tokens += found.labels
     index = _index_rows(found, key, _param_keys(rtype))
     labels = (*columns, True) if columns else (*label_columns(resource), False)
-    return member, rtype, index, patients, orjson.dumps(resource), labels
+    try:
+        content = orjson.dumps(resource)
+    except orjson.JSONEncodeError:  # valid, but deeper than JSON is written: refused, not a server error
+        raise too_deep() from None
+    return member, rtype, index, patients, content, labels
 
 
 def _index_rows(found: IndexRows, key: int, param: dict[str, int]) -> dict[str, set[tuple]]:
