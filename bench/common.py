@@ -13,7 +13,8 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -91,6 +92,15 @@ def discard(gate: Gate) -> None:
     folder = Path(database).parent
     if gate.engine.dialect.name == "sqlite" and folder.name.startswith("yilian-bench-"):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def discarded(gate: Gate) -> Iterator[Gate]:
+    """`with discarded(fresh_gate(...)) as gate:` the gate, its database discarded when done (`discard`)."""
+    try:
+        yield gate
+    finally:
+        discard(gate)
 
 
 def best_of(rounds: list[dict]) -> dict:

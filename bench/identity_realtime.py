@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import discard, emit, fresh_gate, machine, percentiles
+from bench.common import discarded, emit, fresh_gate, machine, percentiles
 from yilian.config import Settings
 from yilian.fhir.messages import FhirRequest
 from yilian.fhir.router import handle
@@ -91,17 +91,12 @@ def run(size: int = 100_000, queries: int = 500, database_url: str | None = None
     pop = build_population(size + queries, seed=5)
     indexed, arriving = pop.patients[:size], pop.patients[size:][:queries]
     out = {"bench": "identity_realtime", "indexed_records": size}
-    out["clear"] = _run_discarding(fresh_gate(database_url), indexed, arriving)
+    with discarded(fresh_gate(database_url)) as gate:
+        out["clear"] = run_one(gate, indexed, arriving)
     if database_url is None:
-        out["sealed"] = _run_discarding(sealed_gate(), indexed, arriving)
+        with discarded(sealed_gate()) as gate:  # its keys' folder too
+            out["sealed"] = run_one(gate, indexed, arriving)
     return {**out, **machine()}
-
-
-def _run_discarding(gate, indexed: list, arriving: list) -> dict:  # noqa: ANN001 - a Gate
-    try:
-        return run_one(gate, indexed, arriving)
-    finally:
-        discard(gate)  # its database (and the sealed one's keys) deleted
 
 
 def sealed_gate():  # noqa: ANN201 - a Gate

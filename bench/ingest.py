@@ -23,6 +23,7 @@ from bench.common import (
     SYNTHEA,
     best_of,
     discard,
+    discarded,
     emit,
     fresh_gate,
     gate_on,
@@ -167,11 +168,8 @@ def _ours(database_url: str | None, path: Path, workers: int, kept: bool) -> tup
 
 
 def _once(load, database_url: str | None, path: Path) -> tuple[int, float]:  # noqa: ANN001 - a loader
-    gate = fresh_gate(database_url)
-    try:
+    with discarded(fresh_gate(database_url)) as gate:
         return load(gate, path)
-    finally:
-        discard(gate)
 
 
 def main() -> None:

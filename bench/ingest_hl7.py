@@ -31,7 +31,7 @@ import hl7
 
 from bench.common import (
     best_of,
-    discard,
+    discarded,
     emit,
     fresh_gate,
     in_own_process,
@@ -140,24 +140,18 @@ def _parse_s(messages: list[bytes], parse: Callable[[str], object]) -> float:
 
 def _full_path(messages: list[bytes], database_url: str | None, workers: int) -> tuple[float, int, str]:
     """Seconds to ingest the messages into a fresh member database, the resources written, the dialect."""
-    gate = _bench_member(database_url, len(messages))
-    try:
+    with discarded(_bench_member(database_url, len(messages))) as gate:
         items = [hl7_items(raw, member=MEMBER, source="bench")[0] for raw in messages]
         started = time.perf_counter()
         results = ingest(gate, items, workers=workers)
         seconds = time.perf_counter() - started
         assert all(r.status == "processed" for r in results), [r.error for r in results if r.error][:3]
         return seconds, sum(r.resources for r in results), gate.engine.dialect.name
-    finally:
-        discard(gate)
 
 
 def _mllp(messages: list[bytes], database_url: str | None, connections: int) -> float:
-    gate = _bench_member(database_url, len(messages))
-    try:
+    with discarded(_bench_member(database_url, len(messages))) as gate:
         return mllp_rate(gate, messages, connections)
-    finally:
-        discard(gate)
 
 
 def _bench_member(database_url: str | None, count: int) -> Gate:
@@ -214,11 +208,8 @@ def store_rows_only(messages: list[bytes], database_url: str | None, group: int 
         PreparedBatch.concatenated([p.batch for p in plans[i : i + group]])[0]
         for i in range(0, len(plans), group)
     ]
-    gate = fresh_gate(database_url)
-    try:
+    with discarded(fresh_gate(database_url)) as gate:
         return insert_only(gate.engine, batches)
-    finally:
-        discard(gate)
 
 
 def main() -> None:
